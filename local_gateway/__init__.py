@@ -1,0 +1,1 @@
+"""Docker-free local runner: serves template.yaml's routes by invoking the handlers in-process."""

@@ -1,0 +1,61 @@
+"""Configuration from the environment, validated once per execution environment.
+
+The variable names are part of the deployment contract (template.yaml, README).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from ipaddress import ip_address
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from talon_gateway.errors import ConfigurationError
+
+_LOOPBACK_NAMES = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an absolute URL such as https://mycompany.talon.one")
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        raise ValueError("must use https (plain http is allowed only for a loopback sandbox)")
+    return value.rstrip("/")
+
+
+class Settings(BaseModel):
+    """Every setting, by its environment variable name."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    talon_base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(alias="TALON_BASE_URL")
+    talon_secret_id: str = Field(alias="TALON_SECRET_ID", min_length=1)
+    connect_timeout: float = Field(alias="TALON_CONNECT_TIMEOUT", default=2.0, gt=0, le=29)
+    read_timeout: float = Field(alias="TALON_READ_TIMEOUT", default=8.0, gt=0, le=29)
+    max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=1_048_576, gt=0)
+    inbound_secret_id: str | None = Field(alias="INBOUND_SECRET_ID", default=None, min_length=1)
+    idempotency_table: str | None = Field(alias="IDEMPOTENCY_TABLE", default=None, min_length=1)
+    idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, gt=0)
+
+
+@cache
+def get_settings() -> Settings:
+    """The validated settings; a missing or malformed variable names itself in the error."""
+    try:
+        return Settings.model_validate(dict(os.environ))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

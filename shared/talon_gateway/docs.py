@@ -1,0 +1,74 @@
+"""Documented responses of the routes: the success model plus every error status the gateway returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorSource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    pointer: str | None = Field(default=None, description="JSON pointer to the invalid part of the body")
+    parameter: str | None = Field(default=None, description="Name of the invalid path or query parameter")
+
+
+class ErrorItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    title: str
+    details: str
+    source: ErrorSource
+
+
+class ErrorBody(BaseModel):
+    """Talon.One's error shape, used for the gateway's own errors too."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: str
+    errors: list[ErrorItem]
+    status_code: int = Field(alias="StatusCode")
+
+
+_ERRORS: dict[int, str] = {
+    400: "Invalid request (every invalid field listed), or Talon.One's own 400",
+    401: "The caller is not authenticated",
+    404: "Talon.One found no such entity",
+    409: "Talon.One refused a concurrent update of the same session or profile",
+    429: "Talon.One asks to slow down (Retry-After)",
+    500: "Unexpected gateway failure or misconfiguration",
+    502: "Talon.One failed or refused the gateway's credentials (Retry-After)",
+    503: "A dependency of the gateway is unavailable (Retry-After)",
+    504: "Talon.One did not answer in time (Retry-After)",
+}
+_BODY_ERRORS: dict[int, str] = {
+    413: "The body is larger than the configured limit",
+    415: "The body is not application/json",
+}
+
+
+def responses(
+    model: type[BaseModel] | None, *, status: int = 200, has_body: bool = True
+) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI responses of one route: its success answer, then the error answers."""
+    documented: dict[int, OpenAPIResponse] = {}
+    if model is None:
+        documented[status] = {"description": "Done, no content"}
+    else:
+        documented[status] = {
+            "description": "Talon.One's answer, passed through unchanged",
+            "content": {"application/json": {"model": model}},
+        }
+    errors = _ERRORS | (_BODY_ERRORS if has_body else {})
+    for code in sorted(errors):
+        content: Any = {"application/json": {"model": ErrorBody}}
+        documented[code] = {"description": errors[code], "content": content}
+    return documented
+
+
+COUPON_VALUE = "The coupon code, percent-encoded as one path segment (SUMMER 20/50% → SUMMER%2020%2F50%25)"
+INTEGRATION_ID = "The customer profile's integration id, percent-encoded as one path segment"
+SESSION_ID = "The customer session's integration id, percent-encoded as one path segment"

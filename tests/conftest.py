@@ -1,0 +1,122 @@
+"""Fixtures shared by every suite: AWS through moto over HTTP, Talon.One over HTTP, handlers in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Powertools reads these when the layer is imported, so they are set before any test imports it.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "talon-gateway-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "TalonGatewayTest",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+)
+
+from local_gateway.functions import LambdaContext, load_handler
+from local_gateway.template import FunctionSpec, functions
+from tests.support import aws
+from tests.support.upstream import RecordingUpstream
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode on 127.0.0.1; boto3 reaches it through AWS_ENDPOINT_URL."""
+    server = aws.MotoServer()
+    endpoint = server.start()
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    aws.put_secret(endpoint, aws.TALON_SECRET_ID, aws.talon_credentials())
+    aws.put_secret(endpoint, aws.INBOUND_SECRET_ID, aws.inbound_secrets())
+    yield endpoint
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """Each test starts like a cold execution environment: no cached settings, secrets or pool."""
+    from talon_gateway import secrets, transport
+    from talon_gateway.config import get_settings
+
+    def clear() -> None:
+        get_settings.cache_clear()
+        secrets.clear_caches()
+        transport.reset_client()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture
+def upstream() -> Iterator[RecordingUpstream]:
+    with RecordingUpstream() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Point the gateway at a Talon.One base URL, with the test deployment's secrets."""
+
+    def configure(base_url: str) -> None:
+        monkeypatch.setenv("TALON_BASE_URL", base_url)
+        monkeypatch.setenv("TALON_SECRET_ID", aws.TALON_SECRET_ID)
+        monkeypatch.setenv("INBOUND_SECRET_ID", aws.INBOUND_SECRET_ID)
+        monkeypatch.setenv("TALON_CONNECT_TIMEOUT", "1")
+        monkeypatch.setenv("TALON_READ_TIMEOUT", "2")
+
+    return configure
+
+
+@pytest.fixture
+def recorded_gateway(gateway_env: Callable[[str], None], upstream: RecordingUpstream) -> RecordingUpstream:
+    gateway_env(upstream.url)
+    return upstream
+
+
+SPECS: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in functions()}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def invoke() -> Invoke:
+    """Call a function's lambda_handler in-process, as Lambda would, with a fresh context."""
+
+    def call(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        spec = SPECS[function]
+        handler = load_handler(spec)
+        return handler(event, LambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout))
+
+    return call
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    """A response header's value, looked up case-insensitively in multiValueHeaders."""
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return str(values[-1])
+    return None
+
+
+def body_json(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])

@@ -38,8 +38,7 @@ def moto_endpoint() -> Iterator[str]:
     server = aws.MotoServer()
     endpoint = server.start()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    aws.put_secret(endpoint, aws.TALON_SECRET_ID, aws.talon_credentials())
-    aws.put_secret(endpoint, aws.INBOUND_SECRET_ID, aws.inbound_secrets())
+    aws.provision(endpoint)
     yield endpoint
     os.environ.pop("AWS_ENDPOINT_URL", None)
     server.stop()
@@ -48,11 +47,12 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     """Each test starts like a cold execution environment: no cached settings, secrets or pool."""
-    from talon_gateway import secrets, transport
+    from talon_gateway import idempotency, secrets, transport
     from talon_gateway.config import get_settings
 
     def clear() -> None:
         get_settings.cache_clear()
+        idempotency.reset()
         secrets.clear_caches()
         transport.reset_client()
 
@@ -75,6 +75,7 @@ def gateway_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable
         monkeypatch.setenv("TALON_BASE_URL", base_url)
         monkeypatch.setenv("TALON_SECRET_ID", aws.TALON_SECRET_ID)
         monkeypatch.setenv("INBOUND_SECRET_ID", aws.INBOUND_SECRET_ID)
+        monkeypatch.setenv("IDEMPOTENCY_TABLE", aws.IDEMPOTENCY_TABLE)
         monkeypatch.setenv("TALON_CONNECT_TIMEOUT", "1")
         monkeypatch.setenv("TALON_READ_TIMEOUT", "2")
 

@@ -19,7 +19,7 @@ router = APIGatewayRouter()
     operation_id=CREATE_COUPON_RESERVATION.name,
     summary="Create a coupon reservation",
     description="Reserves the coupon for every customer profile listed in integrationIDs.",
-    responses=responses(models.Coupon),
+    responses=responses(CREATE_COUPON_RESERVATION, models.Coupon),
     tags=["Coupon reservations"],
 )
 def create_coupon_reservation(

@@ -22,7 +22,7 @@ router = APIGatewayRouter()
         "Creates a referral code valid for the referral campaign campaignId and owned by the advocate "
         "profile advocateProfileIntegrationId."
     ),
-    responses=responses(models.Referral),
+    responses=responses(CREATE_REFERRAL, models.Referral),
     tags=["Referrals"],
 )
 def create_referral(

@@ -18,7 +18,7 @@ router = APIGatewayRouter()
     operation_id=DELETE_COUPON_RESERVATION.name,
     summary="Delete coupon reservations",
     description="Removes the reservation of the coupon for every customer profile listed in integrationIDs.",
-    responses=responses(None, status=204),
+    responses=responses(DELETE_COUPON_RESERVATION, None, status=204),
     tags=["Coupon reservations"],
 )
 def delete_coupon_reservation(

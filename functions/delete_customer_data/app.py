@@ -20,7 +20,7 @@ router = APIGatewayRouter()
         "Erases every attribute of the customer profile and of the entities that reference it "
         "(right to erasure)."
     ),
-    responses=responses(None, status=204, has_body=False),
+    responses=responses(DELETE_CUSTOMER_DATA, None, status=204),
     tags=["Customer data"],
 )
 def delete_customer_data(

@@ -18,7 +18,7 @@ router = APIGatewayRouter()
     operation_id=GET_CUSTOMER_INVENTORY.name,
     summary="Get the inventory of a customer profile",
     description="Lists what references this customer profile: the profile itself and its referral codes.",
-    responses=responses(models.CustomerInventory, has_body=False),
+    responses=responses(GET_CUSTOMER_INVENTORY, models.CustomerInventory),
     tags=["Customer data"],
 )
 def get_customer_inventory(

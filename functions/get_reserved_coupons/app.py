@@ -18,7 +18,7 @@ router = APIGatewayRouter()
     operation_id=GET_RESERVED_COUPONS.name,
     summary="Get all valid reserved coupons",
     description="Lists the valid and usable coupons reserved for this customer profile.",
-    responses=responses(models.InlineResponse2001, has_body=False),
+    responses=responses(GET_RESERVED_COUPONS, models.InlineResponse2001),
     tags=["Coupon reservations"],
 )
 def get_reserved_coupons(

@@ -18,7 +18,7 @@ router = APIGatewayRouter()
     operation_id=GET_RESERVED_CUSTOMERS.name,
     summary="Get the customers that have this coupon reserved",
     description="Lists the customer profiles holding a reservation of this coupon.",
-    responses=responses(models.InlineResponse200, has_body=False),
+    responses=responses(GET_RESERVED_CUSTOMERS, models.InlineResponse200),
     tags=["Coupon reservations"],
 )
 def get_reserved_customers(

@@ -23,7 +23,7 @@ router = APIGatewayRouter()
         "and sessions are created empty; an existing session must belong to the same profileId. "
         "Answers the integration state with the effects that took place."
     ),
-    responses=responses(models.IntegrationState),
+    responses=responses(TRACK_EVENT, models.IntegrationState),
     tags=["Events"],
 )
 def track_event(

@@ -22,7 +22,7 @@ router = APIGatewayRouter()
         "Updates (or creates) the customer profile. Use an identifier that never changes for the customer "
         "(a database id rather than an e-mail address)."
     ),
-    responses=responses(models.IntegrationState),
+    responses=responses(UPDATE_CUSTOMER_PROFILE, models.IntegrationState),
     tags=["Customer profiles"],
 )
 def update_customer_profile(

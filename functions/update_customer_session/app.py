@@ -22,7 +22,7 @@ router = APIGatewayRouter()
         "Updates (or creates) the customer session. Cumulative: an omitted field keeps its value, an empty "
         "coupon or referral clears it. Answers the full integration state."
     ),
-    responses=responses(models.IntegrationState),
+    responses=responses(UPDATE_CUSTOMER_SESSION, models.IntegrationState),
     tags=["Customer sessions"],
 )
 def update_customer_session(

@@ -23,7 +23,7 @@ router = APIGatewayRouter()
         "its value, an empty couponCodes clears the coupons. Answers the effects, created coupons and "
         "referrals, plus what responseContent asks for. Needs the gateway's Talon.One API key."
     ),
-    responses=responses(models.IntegrationStateV2),
+    responses=responses(UPDATE_CUSTOMER_SESSION_V2, models.IntegrationStateV2),
     tags=["Customer sessions"],
 )
 def update_customer_session_v2(

@@ -7,6 +7,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from talon_gateway.operations import Operation
+
 
 class ErrorSource(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -37,7 +39,6 @@ _ERRORS: dict[int, str] = {
     400: "Invalid request (every invalid field listed), or Talon.One's own 400",
     401: "The caller is not authenticated",
     404: "Talon.One found no such entity",
-    409: "Talon.One refused a concurrent update of the same session or profile",
     429: "Talon.One asks to slow down (Retry-After)",
     500: "Unexpected gateway failure or misconfiguration",
     502: "Talon.One failed or refused the gateway's credentials (Retry-After)",
@@ -50,10 +51,19 @@ _BODY_ERRORS: dict[int, str] = {
 }
 
 
+_WRITE_ERRORS: dict[int, str] = {
+    409: (
+        "Talon.One refused a concurrent update, or a request with this idempotency key is in progress "
+        "(Retry-After)"
+    ),
+    422: "This idempotency key was already used with another request",
+}
+
+
 def responses(
-    model: type[BaseModel] | None, *, status: int = 200, has_body: bool = True
+    operation: Operation, model: type[BaseModel] | None, *, status: int = 200
 ) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI responses of one route: its success answer, then the error answers."""
+    """The OpenAPI responses of one route: its success answer, then every error answer it can give."""
     documented: dict[int, OpenAPIResponse] = {}
     if model is None:
         documented[status] = {"description": "Done, no content"}
@@ -62,7 +72,9 @@ def responses(
             "description": "Talon.One's answer, passed through unchanged",
             "content": {"application/json": {"model": model}},
         }
-    errors = _ERRORS | (_BODY_ERRORS if has_body else {})
+    errors = (
+        _ERRORS | (_BODY_ERRORS if operation.has_body else {}) | (_WRITE_ERRORS if operation.is_write else {})
+    )
     for code in sorted(errors):
         content: Any = {"application/json": {"model": ErrorBody}}
         documented[code] = {"description": errors[code], "content": content}

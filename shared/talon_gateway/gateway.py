@@ -1,13 +1,15 @@
 """The request path every function shares.
 
     API Gateway event
-      → guard: size, encoding, media type, unknown query parameters (before any parsing)
-      → Powertools resolver with validation (typed route, request model)
-      → forward: sign and send to Talon.One (upstream.call), pass the answer back unchanged
+      → guard: size, inbound authentication, unknown query parameters, media type, UTF-8,
+        idempotency key (all before the body is parsed)
+      → Powertools resolver with validation (typed route, strict request model)
+      → forward: at most once per idempotency key, sign and send to Talon.One, pass its
+        answer back unchanged
       → one error mapping for every failure (http_errors)
 
 The guard runs before the resolver because Powertools validates the body before any user
-middleware could intervene, and nothing may parse a body that is too large or not UTF-8.
+middleware could run, and nothing may parse a body from an unauthenticated caller.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -24,23 +27,34 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway import http_errors, upstream
+from talon_gateway import http_errors, idempotency, upstream
 from talon_gateway.config import get_settings
 from talon_gateway.errors import (
     FieldProblem,
-    GatewayError,
     InvalidRequest,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from talon_gateway.idempotency import Delivery
+from talon_gateway.inbound_auth import authenticate
 from talon_gateway.observability import MetricUnit, logger, metrics, tracer
 from talon_gateway.operations import Operation
+from talon_gateway.secrets import get_inbound_secrets
 
 CORRELATION_HEADER = "X-Correlation-Id"
-RAW_BODY = "raw_body"
-DEADLINE = "deadline"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_GUARDED = "guarded"
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """What the guard established about a request, handed to the route through the resolver context."""
+
+    body: bytes | None  # the exact bytes to forward (None: the operation has no body)
+    idempotency_key: str | None
+    deadline: upstream.Deadline
 
 
 def _loads(text: str) -> Any:
@@ -60,19 +74,13 @@ def build_app(router: Router) -> APIGatewayRestResolver:
     return app
 
 
-def _lower_headers(event: Mapping[str, Any]) -> dict[str, str]:
-    return {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-
-
-def read_body(operation: Operation, event: Mapping[str, Any], headers: Mapping[str, str]) -> bytes | None:
-    """The exact body bytes the caller sent, checked for size, encoding and media type."""
-    if not operation.has_body:
-        return None
+def _raw_body(event: Mapping[str, Any]) -> bytes:
+    """The body exactly as the caller sent it (API Gateway base64-encodes binary bodies)."""
     text: str | None = event.get("body")
-    if text is None:
+    if not text:
         return b""
     limit = get_settings().max_body_bytes
-    # A base64 text is 4/3 of its bytes: refuse clearly oversized bodies before decoding them.
+    # Base64 text is 4/3 of its bytes: refuse clearly oversized bodies before decoding them.
     if len(text) > limit * 4 // 3 + 4:
         raise PayloadTooLarge(limit)
     try:
@@ -83,19 +91,10 @@ def read_body(operation: Operation, event: Mapping[str, Any], headers: Mapping[s
         ) from None
     if len(raw) > limit:
         raise PayloadTooLarge(limit)
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in ("", "application/json"):
-        raise UnsupportedMediaType()
-    try:
-        raw.decode()
-    except UnicodeDecodeError:
-        raise InvalidRequest(
-            [FieldProblem("Invalid body", "The body is not valid UTF-8", pointer="")]
-        ) from None
     return raw
 
 
-def check_query(operation: Operation, event: Mapping[str, Any]) -> None:
+def _check_query(operation: Operation, event: Mapping[str, Any]) -> None:
     """Unknown query parameters are refused by name, like unknown body fields."""
     names = set(event.get("multiValueQueryStringParameters") or {}) | set(
         event.get("queryStringParameters") or {}
@@ -110,27 +109,73 @@ def check_query(operation: Operation, event: Mapping[str, Any]) -> None:
         )
 
 
+def _check_body(raw: bytes, headers: Mapping[str, str]) -> None:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ("", "application/json"):
+        raise UnsupportedMediaType()
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        raise InvalidRequest(
+            [FieldProblem("Invalid body", "The body is not valid UTF-8", pointer="")]
+        ) from None
+
+
+def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext) -> Guarded:
+    """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    raw = _raw_body(event)
+    authenticate(get_inbound_secrets(), headers, raw)
+    _check_query(operation, event)
+    if operation.has_body:
+        _check_body(raw, headers)
+    return Guarded(
+        body=raw if operation.has_body else None,
+        idempotency_key=idempotency.idempotency_key(headers) if operation.is_write else None,
+        deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
+    )
+
+
 def forward(
     operation: Operation,
     app: APIGatewayRestResolver | Router,
     *,
     query: Mapping[str, bool | None] | None = None,
 ) -> Response[str]:
-    """Send the validated request to Talon.One and hand its answer back unchanged."""
-    event = app.current_event
-    answer = upstream.call(
-        operation,
-        path_values=event.get("pathParameters") or {},
-        deadline=app.context[DEADLINE],
-        query={
-            name: "true" if value else "false" for name, value in (query or {}).items() if value is not None
-        },
-        body=app.context[RAW_BODY],
-    )
-    if answer.status == 204 or not answer.body:
-        return Response(answer.status, None, "")
-    # upstream.call checked that a 2xx body is UTF-8 JSON; the text goes back byte for byte.
-    return Response(answer.status, answer.content_type, answer.body.decode())
+    """Send the validated request to Talon.One (at most once per idempotency key); answer unchanged."""
+    guarded: Guarded = app.context[_GUARDED]
+    path_values: dict[str, str] = app.current_event.get("pathParameters") or {}
+    flags = {name: "true" if value else "false" for name, value in (query or {}).items() if value is not None}
+
+    def send() -> Delivery:
+        answer = upstream.call(
+            operation,
+            path_values=path_values,
+            deadline=guarded.deadline,
+            query=flags,
+            body=guarded.body,
+            idempotency_key=guarded.idempotency_key,
+        )
+        # upstream.call checked that a 2xx body is UTF-8 JSON: the text goes back byte for byte.
+        return Delivery(answer.status, answer.content_type, answer.body.decode())
+
+    if guarded.idempotency_key is None:
+        delivery = send()
+    else:
+        delivery = idempotency.deliver_once(
+            operation,
+            guarded.idempotency_key,
+            path_values=path_values,
+            query=flags,
+            body=guarded.body,
+            send=send,
+        )
+    headers = {REPLAYED_HEADER: "true"} if delivery.replayed else {}
+    if delivery.replayed:
+        metrics.add_metric("IdempotentReplays", MetricUnit.Count, 1)
+    if delivery.status == 204 or not delivery.body:
+        return Response(delivery.status, None, "", headers=headers)
+    return Response(delivery.status, delivery.content_type, delivery.body, headers=headers)
 
 
 def _with_correlation_id(result: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -150,16 +195,13 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
         metrics.add_metric("Requests", MetricUnit.Count, 1)
         request_id = (event.get("requestContext") or {}).get("requestId")
         try:
-            headers = _lower_headers(event)
-            check_query(operation, event)
-            raw_body = read_body(operation, event, headers)
-        except GatewayError as exc:
+            guarded = guard(operation, event, context)
+        except Exception as exc:  # noqa: BLE001 - every refusal, expected or not, becomes a mapped response
             builder = ResponseBuilder[APIGatewayProxyEvent](http_errors.response_for(exc))
-            response = builder.build(APIGatewayProxyEvent(event))
-            return _with_correlation_id(response, request_id)
-        app.append_context(
-            **{RAW_BODY: raw_body, DEADLINE: upstream.Deadline.within(context.get_remaining_time_in_millis())}
-        )
+            return _with_correlation_id(builder.build(APIGatewayProxyEvent(event)), request_id)
+        if guarded.idempotency_key is not None:
+            idempotency.register(context)
+        app.append_context(**{_GUARDED: guarded})
         return _with_correlation_id(app.resolve(event, context), request_id)
 
     return cast("LambdaHandler", lambda_handler)

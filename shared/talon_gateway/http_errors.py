@@ -19,6 +19,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
 
 from talon_gateway.errors import (
     ConfigurationError,
@@ -75,7 +80,8 @@ _TITLES = {
 
 
 def _pointer(location: Sequence[str | int]) -> str:
-    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in location)
+    """RFC 6901 JSON pointer; the whole document is the empty string."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
 
 
 def problems_from_validation(errors: Sequence[Any]) -> list[FieldProblem]:
@@ -131,6 +137,17 @@ def response_for(exc: Exception) -> Response[str]:
             logger.error("Talon.One unavailable", extra={"status": exc.status, "attempts": exc.attempts})
             return error_response(
                 502, "Talon.One is unavailable", retry_after=exc.retry_after or RETRY_AFTER_SECONDS
+            )
+        case IdempotencyValidationError():
+            return error_response(422, "This idempotency key was already used with another request")
+        case IdempotencyAlreadyInProgressError():
+            return error_response(
+                409, "A request with this idempotency key is in progress", retry_after=RETRY_AFTER_SECONDS
+            )
+        case IdempotencyPersistenceLayerError():
+            logger.error("idempotency store unavailable", extra={"error": type(exc.__cause__).__name__})
+            return error_response(
+                503, "The gateway cannot deduplicate this request now", retry_after=RETRY_AFTER_SECONDS
             )
         case SecretsUnavailable():
             return error_response(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import boto3
 from moto.server import ThreadedMotoServer
+
+from local_gateway import aws_resources
 
 REGION = "eu-west-1"
 # Credentials of the test deployment. The application key and id are the test vectors of
@@ -34,24 +34,6 @@ class MotoServer:
         self._server.stop()
 
 
-def client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def put_secret(endpoint: str, secret_id: str, value: dict[str, Any]) -> None:
-    secrets = client("secretsmanager", endpoint)
-    try:
-        secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
-    except secrets.exceptions.ResourceExistsException:
-        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
-
-
 def talon_credentials(**override: Any) -> dict[str, Any]:
     value: dict[str, Any] = {
         "apiKey": API_KEY,
@@ -66,3 +48,18 @@ def inbound_secrets(**override: Any) -> dict[str, Any]:
     value: dict[str, Any] = {"webhookSecrets": [WEBHOOK_SECRET], "bearerTokens": [BEARER_TOKEN]}
     value.update(override)
     return value
+
+
+def set_talon_credentials(endpoint: str, value: dict[str, Any]) -> None:
+    aws_resources.put_secrets(endpoint, REGION, {"TalonSecret": (TALON_SECRET_ID, value)})
+
+
+def set_inbound_secrets(endpoint: str, value: dict[str, Any]) -> None:
+    aws_resources.put_secrets(endpoint, REGION, {"InboundSecret": (INBOUND_SECRET_ID, value)})
+
+
+def provision(endpoint: str) -> None:
+    """The test deployment: template.yaml's secrets and table, with the values above."""
+    set_talon_credentials(endpoint, talon_credentials())
+    set_inbound_secrets(endpoint, inbound_secrets())
+    aws_resources.create_tables(endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE})

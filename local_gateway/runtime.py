@@ -1,0 +1,57 @@
+"""Lambda-like execution environments: a pool of worker processes, one invocation at a time each.
+
+Like Lambda, an environment imports a function's handler once (cold start), keeps its module
+state (caches, HTTP pool) between invocations (warm), and never runs two invocations at once;
+concurrency comes from more environments. Workers are forked from a forkserver that preloads
+the layer, so starting one is cheap.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from local_gateway.functions import LambdaContext, ensure_layer_on_path, load_handler
+from local_gateway.template import FunctionSpec
+
+_PRELOAD = ["local_gateway.functions", "talon_gateway.gateway"]
+
+
+def _start_environment(environment: Mapping[str, str]) -> None:
+    os.environ.update(environment)
+    ensure_layer_on_path()
+
+
+def _invoke(spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+    handler = load_handler(spec)
+    context = LambdaContext(function_name=spec.logical_id, timeout_s=spec.timeout)
+    return handler(event, context)
+
+
+class Runtime:
+    """Invoke template functions in isolated, reusable worker processes."""
+
+    def __init__(self, environment: Mapping[str, str], workers: int = 4) -> None:
+        ensure_layer_on_path()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_environment,
+            initargs=(dict(environment),),
+        )
+
+    def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[dict[str, Any]]:
+        return self._pool.submit(_invoke, spec, event)
+
+    def invoke(
+        self, spec: FunctionSpec, event: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
+        return self.submit(spec, event).result(timeout=timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

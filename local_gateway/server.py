@@ -1,0 +1,206 @@
+"""HTTP on loopback → the API Gateway (REST, proxy) event API Gateway would send → the function.
+
+Routes come from template.yaml. Fidelity notes: the path stays percent-encoded in ``path`` and
+is decoded per segment in ``pathParameters`` (as API Gateway REST does); a body that is not
+UTF-8 is delivered base64-encoded; an unknown route answers 404 (API Gateway says 403
+"Missing Authentication Token"); an invocation longer than 29 s answers 504.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local_gateway.runtime import Runtime
+from local_gateway.template import FunctionSpec
+
+JSON = [("Content-Type", "application/json")]
+API_GATEWAY_TIMEOUT = 29.0
+MAX_PAYLOAD = 10 * 1024 * 1024
+STAGE = "local"
+
+
+@dataclass(frozen=True)
+class Route:
+    spec: FunctionSpec
+    segments: tuple[str, ...]  # of the resource path; "{name}" marks a parameter
+
+    @classmethod
+    def of(cls, spec: FunctionSpec) -> Route:
+        return cls(spec, tuple(spec.path.strip("/").split("/")))
+
+    def match(self, method: str, raw_segments: list[str]) -> dict[str, str] | None:
+        if method != self.spec.method or len(raw_segments) != len(self.segments):
+            return None
+        values = {}
+        for pattern, raw in zip(self.segments, raw_segments, strict=True):
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not raw:
+                    return None
+                values[pattern[1:-1]] = unquote(raw)
+            elif pattern != raw:
+                return None
+        return values
+
+    @property
+    def static_segments(self) -> int:
+        return sum(not s.startswith("{") for s in self.segments)
+
+
+def build_event(
+    route: Route,
+    *,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    path_values: dict[str, str],
+) -> dict[str, Any]:
+    parts = urlsplit(target)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi_query.setdefault(name, []).append(value)
+    try:
+        text, encoded = (body.decode(), False) if body else (None, False)
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "resource": route.spec.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()},
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": {n: v[-1] for n, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_values or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "httpMethod": method,
+            "path": f"/{STAGE}{parts.path}",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "resourcePath": route.spec.path,
+            "stage": STAGE,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+class LocalGateway:
+    """Serves every Api route of template.yaml on loopback through a Runtime."""
+
+    def __init__(
+        self, functions: list[FunctionSpec], runtime: Runtime, host: str = "127.0.0.1", port: int = 3000
+    ) -> None:
+        self.routes = sorted((Route.of(f) for f in functions), key=lambda r: -r.static_segments)
+        self.runtime = runtime
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                gateway.handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server's names
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def resolve(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
+        segments = raw_path.strip("/").split("/")
+        for route in self.routes:
+            values = route.match(method, segments)
+            if values is not None:
+                return route, values
+        return None
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD:
+            self._reply(request, 413, JSON, b'{"message":"Request Too Long"}')
+            request.close_connection = True
+            return
+        body = request.rfile.read(length) if length else b""
+        found = self.resolve(request.command, urlsplit(request.path).path)
+        if found is None:
+            self._reply(request, 404, JSON, b'{"message":"No such route"}')
+            return
+        route, values = found
+        event = build_event(
+            route,
+            method=request.command,
+            target=request.path,
+            headers=list(request.headers.items()),
+            body=body,
+            path_values=values,
+        )
+        try:
+            result = self.runtime.submit(route.spec, event).result(timeout=API_GATEWAY_TIMEOUT)
+        except FutureTimeout:
+            self._reply(request, 504, JSON, b'{"message":"Endpoint request timed out"}')
+            return
+        except Exception:  # noqa: BLE001 - a crashed function is what API Gateway reports as 502
+            self._reply(request, 502, JSON, b'{"message":"Internal server error"}')
+            return
+        self._reply_with(request, result)
+
+    def _reply_with(self, request: BaseHTTPRequestHandler, result: dict[str, Any]) -> None:
+        headers: list[tuple[str, str]] = []
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((name, str(v)) for v in values)
+        for name, value in (result.get("headers") or {}).items():
+            headers.append((name, str(value)))
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+        self._reply(request, int(result["statusCode"]), headers, payload)
+
+    @staticmethod
+    def _reply(
+        request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes
+    ) -> None:
+        request.send_response(status)
+        for name, value in headers:
+            if name.lower() != "content-length":
+                request.send_header(name, value)
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

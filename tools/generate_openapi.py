@@ -1,0 +1,96 @@
+"""Generate the gateway's OpenAPI document from the routes of every function.
+
+The routes are the contract: each function's route decorator (summary, typed body, documented
+responses) is collected from template.yaml's functions into one resolver, and Powertools
+writes the document. ``--check`` exits 1 when docs/openapi.json is stale.
+
+    python tools/generate_openapi.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local_gateway.functions import ensure_layer_on_path, load_module  # noqa: E402
+from local_gateway.template import functions  # noqa: E402
+
+OUTPUT = ROOT / "docs" / "openapi.json"
+DESCRIPTION = (
+    "The Talon.One Integration API behind AWS API Gateway: same methods, paths and bodies as "
+    "Talon.One, validated strictly, authenticated inbound, deduplicated by Idempotency-Key or "
+    "webhook-id, signed toward Talon.One. Talon.One's answers pass through unchanged; the "
+    "gateway's own errors use Talon.One's error shape."
+)
+
+
+def _drop_undeclared_validation_responses(document: dict[str, Any]) -> None:
+    """Powertools documents a 422 for every validated route; the gateway answers 400 for invalid
+    requests and 422 only for a reused idempotency key, so keep 422 only where a route declares it."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            response = operation["responses"].get("422", {})
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref", "").endswith("/HTTPValidationError"):
+                del operation["responses"]["422"]
+    text = json.dumps(document["paths"])
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f'/{name}"' not in text:
+            document["components"]["schemas"].pop(name, None)
+
+
+def render() -> str:
+    ensure_layer_on_path()
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+    resolver = APIGatewayRestResolver(enable_validation=True)
+    for spec in functions():
+        resolver.include_router(load_module(spec.code_uri).router)
+    schema = resolver.get_openapi_json_schema(
+        title="Talon.One Integration API gateway",
+        version="1.0.0",
+        description=DESCRIPTION,
+        security_schemes={
+            "bearer": HTTPBearer(description="A token from the bearerTokens of INBOUND_SECRET_ID"),
+            "standardWebhooks": APIKey(
+                name="webhook-signature",
+                in_=APIKeyIn.header,
+                description=(
+                    "Standard Webhooks: webhook-id, webhook-timestamp and webhook-signature (v1, "
+                    "HMAC-SHA256 with a secret from the webhookSecrets of INBOUND_SECRET_ID)"
+                ),
+            ),
+        },
+        security=[{"bearer": []}, {"standardWebhooks": []}],
+    )
+    document = json.loads(schema)
+    _drop_undeclared_validation_responses(document)
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="fail when docs/openapi.json is stale")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not OUTPUT.exists() or OUTPUT.read_text() != text:
+            print("stale: docs/openapi.json (run: python tools/generate_openapi.py)", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

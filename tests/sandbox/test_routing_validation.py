@@ -1,0 +1,217 @@
+"""Routing (spec paths, percent-encoded single-segment parameters) and request validation."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from sandbox import Sandbox, Spec
+
+from .conftest import item, v2
+
+ENCODED = "SUMMER%2020%2F50%25"  # the coupon "SUMMER 20/50%"
+
+
+def test_operations_are_exactly_those_of_the_spec(spec: Spec) -> None:
+    # Given the README's table of the 11 operations
+    expected = {
+        "createCouponReservation": ("POST", "/v1/coupon_reservations/{couponValue}"),
+        "deleteCouponReservation": ("DELETE", "/v1/coupon_reservations/{couponValue}"),
+        "getReservedCoupons": ("GET", "/v1/coupon_reservations/coupons/{integrationId}"),
+        "getReservedCustomers": ("GET", "/v1/coupon_reservations/customerprofiles/{couponValue}"),
+        "createReferral": ("POST", "/v1/referrals"),
+        "getCustomerInventory": ("GET", "/v1/customer_profiles/{integrationId}/inventory"),
+        "deleteCustomerData": ("DELETE", "/v1/customer_data/{integrationId}"),
+        "trackEvent": ("POST", "/v1/events"),
+        "updateCustomerProfile": ("PUT", "/v1/customer_profiles/{integrationId}"),
+        "updateCustomerSession": ("PUT", "/v1/customer_sessions/{customerSessionId}"),
+        "updateCustomerSessionV2": ("PUT", "/v2/customer_sessions/{customerSessionId}"),
+    }
+    # Then the sandbox routes exactly those
+    assert {k: (op.method, op.path) for k, op in spec.operations.items()} == expected
+
+
+def test_percent_encoded_parameter_is_one_segment(client: httpx.Client, sandbox: Sandbox) -> None:
+    # Given a coupon value with a space, a slash and a percent sign, encoded as one segment
+    # When reserving it
+    response = client.post(f"/v1/coupon_reservations/{ENCODED}", json={"integrationIDs": ["enc-1"]})
+    # Then the decoded value is the coupon's, and the log keeps the raw path
+    assert response.status_code == 200
+    assert response.json()["value"] == "SUMMER 20/50%"
+    assert sandbox.received[-1].path == f"/v1/coupon_reservations/{ENCODED}"
+    assert sandbox.state.reservations["SUMMER 20/50%"] == ["enc-1"]
+
+
+def test_unencoded_slash_does_not_reach_the_operation(client: httpx.Client) -> None:
+    # Given the same value with its slash left raw: two segments
+    response = client.get("/v1/coupon_reservations/customerprofiles/SUMMER%2020/50%25")
+    # Then no operation matches
+    assert response.status_code == 404
+
+
+def test_encoded_session_and_profile_ids(client: httpx.Client, sandbox: Sandbox) -> None:
+    # Given ids with "@" and "/" encoded
+    response = client.put("/v1/customer_sessions/cart%2F1", json={"profileId": "a@b.example"})
+    inventory = client.get("/v1/customer_profiles/a%40b.example/inventory?profile=true")
+    # Then they are decoded per segment
+    assert response.json()["session"]["integrationId"] == "cart/1"
+    assert inventory.json()["profile"]["integrationId"] == "a@b.example"
+    assert "cart/1" in sandbox.state.sessions
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/unknown"),
+        ("GET", "/"),
+        ("PUT", "/v1/customer_sessions/"),  # empty parameter
+        ("PUT", "/v1/customer_sessions/s/extra"),
+        ("GET", "/v3/events"),
+    ],
+)
+def test_unknown_path_is_404_in_error_shape(client: httpx.Client, method: str, path: str) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 404
+    assert response.json()["StatusCode"] == 404
+
+
+def test_known_path_with_other_method_is_405(client: httpx.Client) -> None:
+    response = client.get("/v1/events")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"customerSession":', b'{"customerSession": NaN}'])
+def test_non_json_body_is_400(client: httpx.Client, body: bytes, sandbox: Sandbox) -> None:
+    response = client.put("/v2/customer_sessions/s-bad", content=body)
+    assert response.status_code == 400
+    assert sandbox.counts("updateCustomerSessionV2") == {"received": 1, "processed": 0}
+
+
+def test_validation_reports_one_error_per_field_with_pointers(client: httpx.Client) -> None:
+    # Given a v2 update with a missing, a mistyped and an out-of-range field, and a bad enum
+    session = {
+        "state": "paid",
+        "cartItems": [item(), {"name": "x", "sku": "y", "quantity": 0, "price": "1"}],
+        "additionalCosts": {"shipping": {}},
+        "couponCodes": "SUMMER20",
+    }
+    # When sending it
+    response = v2(client, "s-invalid", session)
+    # Then 400 with one error per invalid field, pointing at it
+    assert response.status_code == 400
+    pointers = sorted(e["source"]["pointer"] for e in response.json()["errors"])
+    assert pointers == [
+        "/customerSession/additionalCosts/shipping/price",
+        "/customerSession/cartItems/1/price",
+        "/customerSession/cartItems/1/quantity",
+        "/customerSession/couponCodes",
+        "/customerSession/state",
+    ]
+
+
+def test_missing_required_fields_point_at_each_field(client: httpx.Client) -> None:
+    response = client.post("/v1/events", json={"profileId": "p"})
+    assert response.status_code == 400
+    pointers = sorted(e["source"]["pointer"] for e in response.json()["errors"])
+    assert pointers == ["/attributes", "/sessionId", "/type"]
+
+
+def test_missing_root_object_is_reported(client: httpx.Client) -> None:
+    response = client.put("/v2/customer_sessions/s", json={"responseContent": []})
+    assert [e["source"]["pointer"] for e in response.json()["errors"]] == ["/customerSession"]
+
+
+def test_body_must_be_an_object(client: httpx.Client) -> None:
+    response = client.put("/v1/customer_profiles/p", json=[1, 2])
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"]["pointer"] == ""
+
+
+@pytest.mark.parametrize("value", ["2024-13-01T00:00:00Z", "2024-01-01", "yesterday", "2024-01-01T00:00:00"])
+def test_date_time_format_is_checked(client: httpx.Client, value: str) -> None:
+    body = {"campaignId": 5, "advocateProfileIntegrationId": "a", "expiryDate": value}
+    response = client.post("/v1/referrals", json=body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"]["pointer"] == "/expiryDate"
+
+
+def test_unknown_fields_are_ignored_but_logged(
+    client: httpx.Client, sandbox: Sandbox, uid: Callable[[str], str]
+) -> None:
+    # Given fields the spec does not know, at the root, in the session and in a cart item
+    sid = uid("s")
+    body = {
+        "customerSession": {"profileId": "", "cartItems": [item(colour="red")], "loyaltyCard": "x"},
+        "responseContent": ["customerSession"],
+        "dryRun": True,
+    }
+    # When updating
+    response = client.put(f"/v2/customer_sessions/{sid}", json=body)
+    # Then they are accepted, not stored, and recorded as sent
+    assert response.status_code == 200
+    stored = sandbox.state.sessions[sid]
+    assert "loyaltyCard" not in stored
+    assert "colour" not in stored["cartItems"][0]
+    assert sandbox.received[-1].json() == body
+
+
+@pytest.mark.parametrize("query", ["profile=yes", "profile=1", "referrals=True", "profile="])
+def test_query_flags_must_be_true_or_false(client: httpx.Client, query: str) -> None:
+    client.put("/v1/customer_profiles/flags", json={})
+    response = client.get(f"/v1/customer_profiles/flags/inventory?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"]["pointer"].startswith("/query/")
+
+
+def test_chunked_request_body_is_read(client: httpx.Client) -> None:
+    # Given a body sent with chunked transfer encoding (a generator has no length)
+    def chunks() -> Iterator[bytes]:
+        yield b'{"attributes":'
+        yield b'{"a":1}}'
+
+    response = client.put("/v1/customer_profiles/chunky", content=chunks())
+    assert response.status_code == 200
+    assert response.json()["profile"]["attributes"] == {"a": 1}
+
+
+def test_oversized_or_invalid_content_length_is_refused(sandbox: Sandbox) -> None:
+    # Given raw requests announcing too much, or nonsense
+    results = []
+    for length in ["20000000", "ten"]:
+        conn = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=5)
+        conn.putrequest("PUT", "/v1/customer_profiles/big")
+        conn.putheader("Content-Length", length)
+        conn.endheaders()
+        response = conn.getresponse()
+        results.append((response.status, json.loads(response.read())["StatusCode"]))
+        conn.close()
+    # Then 413 and 400 in the error shape, before any body is read
+    assert results == [(413, 413), (400, 400)]
+
+
+def test_unexpected_failure_is_500_in_error_shape(
+    client: httpx.Client, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an operation that fails with a bug
+    def broken(*_args: object) -> tuple[int, object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(sandbox.app._handlers, "getReservedCoupons", broken)
+    # When calling it
+    response = client.get("/v1/coupon_reservations/coupons/x")
+    # Then 500 in the error shape, without internals
+    assert response.status_code == 500
+    assert "boom" not in response.text
+
+
+def test_requests_for_filters_the_log(client: httpx.Client, sandbox: Sandbox) -> None:
+    client.put("/v1/customer_profiles/one", json={})
+    client.get("/v1/nowhere")
+    assert [r.path for r in sandbox.requests_for("updateCustomerProfile")] == ["/v1/customer_profiles/one"]
+    assert sandbox.received[-1].operation is None
+    assert sandbox.received[0].header("authorization") == "ApiKey-v1 sandbox-integration-api-key"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from local_gateway.functions import LambdaContext, ensure_layer_on_path, load_handler
-from local_gateway.template import FunctionSpec
+from local_gateway.functions import LAYER, LambdaContext, ensure_layer_on_path, load_handler
+from local_gateway.template import ROOT, FunctionSpec
 
-_PRELOAD = ["local_gateway.functions", "talon_gateway.gateway"]
+_PRELOAD = ["local_gateway.preload"]
 
 
 def _start_environment(environment: Mapping[str, str]) -> None:
@@ -36,6 +36,9 @@ class Runtime:
 
     def __init__(self, environment: Mapping[str, str], workers: int = 4) -> None:
         ensure_layer_on_path()
+        # The forkserver (started on first use) inherits this environment, not sys.path.
+        paths = [str(ROOT), str(LAYER), os.environ.get("PYTHONPATH", "")]
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
         self._pool = ProcessPoolExecutor(
@@ -47,6 +50,10 @@ class Runtime:
 
     def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[dict[str, Any]]:
         return self._pool.submit(_invoke, spec, event)
+
+    def call[T](self, function: Callable[..., T], *args: Any) -> T:
+        """Run any picklable function in an environment (tests: its process id, for instance)."""
+        return self._pool.submit(function, *args).result()
 
     def invoke(
         self, spec: FunctionSpec, event: dict[str, Any], timeout: float | None = None

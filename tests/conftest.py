@@ -121,3 +121,18 @@ def header(response: dict[str, Any], name: str) -> str | None:
 
 def body_json(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+_passed = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _passed  # noqa: PLW0603 - a session-wide tally for the hook below
+    if report.when == "call" and report.passed:
+        _passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run in which no test passed (none collected, or all skipped) is a failure, not a success."""
+    if exitstatus == 0 and _passed == 0:
+        session.exitstatus = 1

@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import COUPON_VALUE, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -26,7 +27,7 @@ def create_coupon_reservation(
     coupon_value: Annotated[str, Path(alias="couponValue", description=COUPON_VALUE, min_length=1)],
     reservations: Annotated[requests.CouponReservations, Body(description="Who gets the coupon reserved")],
 ) -> Response[str]:
-    return forward(CREATE_COUPON_RESERVATION, router)
+    return forward(CREATE_COUPON_RESERVATION)
 
 
 app = build_app(router)

@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -28,7 +29,7 @@ router = APIGatewayRouter()
 def create_referral(
     referral: Annotated[requests.NewReferral, Body(description="The referral to create")],
 ) -> Response[str]:
-    return forward(CREATE_REFERRAL, router)
+    return forward(CREATE_REFERRAL)
 
 
 app = build_app(router)

@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import COUPON_VALUE, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -25,7 +26,7 @@ def delete_coupon_reservation(
     coupon_value: Annotated[str, Path(alias="couponValue", description=COUPON_VALUE, min_length=1)],
     reservations: Annotated[requests.CouponReservations, Body(description="Whose reservation to remove")],
 ) -> Response[str]:
-    return forward(DELETE_COUPON_RESERVATION, router)
+    return forward(DELETE_COUPON_RESERVATION)
 
 
 app = build_app(router)

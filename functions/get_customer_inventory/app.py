@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import INTEGRATION_ID, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import responses as models
@@ -26,7 +27,7 @@ def get_customer_inventory(
     profile: Annotated[bool | None, Query(description="Include the customer profile")] = None,
     referrals: Annotated[bool | None, Query(description="Include the referral codes")] = None,
 ) -> Response[str]:
-    return forward(GET_CUSTOMER_INVENTORY, router, query={"profile": profile, "referrals": referrals})
+    return forward(GET_CUSTOMER_INVENTORY, query={"profile": profile, "referrals": referrals})
 
 
 app = build_app(router)

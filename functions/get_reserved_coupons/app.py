@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import INTEGRATION_ID, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import responses as models
@@ -24,7 +25,7 @@ router = APIGatewayRouter()
 def get_reserved_coupons(
     integration_id: Annotated[str, Path(alias="integrationId", description=INTEGRATION_ID, min_length=1)],
 ) -> Response[str]:
-    return forward(GET_RESERVED_COUPONS, router)
+    return forward(GET_RESERVED_COUPONS)
 
 
 app = build_app(router)

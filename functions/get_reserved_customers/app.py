@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import COUPON_VALUE, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import responses as models
@@ -24,7 +25,7 @@ router = APIGatewayRouter()
 def get_reserved_customers(
     coupon_value: Annotated[str, Path(alias="couponValue", description=COUPON_VALUE, min_length=1)],
 ) -> Response[str]:
-    return forward(GET_RESERVED_CUSTOMERS, router)
+    return forward(GET_RESERVED_CUSTOMERS)
 
 
 app = build_app(router)

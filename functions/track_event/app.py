@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -29,7 +30,7 @@ router = APIGatewayRouter()
 def track_event(
     event: Annotated[requests.NewEvent, Body(description="The event to record")],
 ) -> Response[str]:
-    return forward(TRACK_EVENT, router)
+    return forward(TRACK_EVENT)
 
 
 app = build_app(router)

@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import INTEGRATION_ID, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -29,7 +30,7 @@ def update_customer_profile(
     integration_id: Annotated[str, Path(alias="integrationId", description=INTEGRATION_ID, min_length=1)],
     profile: Annotated[requests.NewCustomerProfile, Body(description="The attributes to set")],
 ) -> Response[str]:
-    return forward(UPDATE_CUSTOMER_PROFILE, router)
+    return forward(UPDATE_CUSTOMER_PROFILE)
 
 
 app = build_app(router)

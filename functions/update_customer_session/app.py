@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import SESSION_ID, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -29,7 +30,7 @@ def update_customer_session(
     session_id: Annotated[str, Path(alias="customerSessionId", description=SESSION_ID, min_length=1)],
     session: Annotated[requests.NewCustomerSession, Body(description="The session fields to set")],
 ) -> Response[str]:
-    return forward(UPDATE_CUSTOMER_SESSION, router)
+    return forward(UPDATE_CUSTOMER_SESSION)
 
 
 app = build_app(router)

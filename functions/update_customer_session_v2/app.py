@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
 from talon_gateway.docs import SESSION_ID, responses
 from talon_gateway.gateway import build_app, forward, lambda_handler_for
 from talon_gateway.models import requests
@@ -30,7 +31,7 @@ def update_customer_session_v2(
     session_id: Annotated[str, Path(alias="customerSessionId", description=SESSION_ID, min_length=1)],
     request: Annotated[requests.IntegrationRequest, Body(description="The session and what to answer")],
 ) -> Response[str]:
-    return forward(UPDATE_CUSTOMER_SESSION_V2, router)
+    return forward(UPDATE_CUSTOMER_SESSION_V2)
 
 
 app = build_app(router)

@@ -11,11 +11,18 @@ from ipaddress import ip_address
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from botocore.config import Config
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from talon_gateway.errors import ConfigurationError
 
-_LOOPBACK_NAMES = {"localhost"}
+# Plain http is allowed only toward these (a local sandbox; Docker's name for the host under
+# `sam local invoke`).
+# AWS calls (Secrets Manager, DynamoDB) must fail fast enough to answer 503 before API
+# Gateway's 29 s limit: botocore's defaults are 60 s per connect and per read.
+AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+
+_LOOPBACK_NAMES = {"localhost", "host.docker.internal"}
 
 
 def _is_loopback(host: str) -> bool:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,18 +44,22 @@ from talon_gateway.secrets import get_inbound_secrets
 
 CORRELATION_HEADER = "X-Correlation-Id"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_GUARDED = "guarded"
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class Guarded:
-    """What the guard established about a request, handed to the route through the resolver context."""
+    """What the guard established about the request being served, for ``forward``."""
 
     body: bytes | None  # the exact bytes to forward (None: the operation has no body)
+    path_values: dict[str, str]  # decoded by API Gateway (REST keeps ``path`` encoded)
     idempotency_key: str | None
     deadline: upstream.Deadline
+
+
+# The request being served by this execution environment (one at a time, as in Lambda).
+_current: ContextVar[Guarded] = ContextVar("guarded")
 
 
 def _loads(text: str) -> Any:
@@ -121,30 +126,45 @@ def _check_body(raw: bytes, headers: Mapping[str, str]) -> None:
         ) from None
 
 
+def _headers(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """Headers by lower-case name (last value wins), and the names that came more than once.
+
+    API Gateway REST keeps the caller's case and lists repeated headers in multiValueHeaders.
+    """
+    values: dict[str, list[str]] = {}
+    multi = event.get("multiValueHeaders") or {
+        name: [value] for name, value in (event.get("headers") or {}).items()
+    }
+    for name, listed in multi.items():
+        values.setdefault(name.lower(), []).extend(listed or [])
+    headers = {name: listed[-1] for name, listed in values.items() if listed}
+    return headers, {name for name, listed in values.items() if len(listed) > 1}
+
+
 def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext) -> Guarded:
-    """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal."""
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal.
+
+    The size limit comes first so that nobody, authenticated or not, makes the function hash
+    megabytes; authentication comes before anything else is looked at.
+    """
+    headers, repeated = _headers(event)
     raw = _raw_body(event)
-    authenticate(get_inbound_secrets(), headers, raw)
+    authenticate(get_inbound_secrets(), headers, raw, repeated)
     _check_query(operation, event)
     if operation.has_body:
         _check_body(raw, headers)
     return Guarded(
         body=raw if operation.has_body else None,
+        path_values=event.get("pathParameters") or {},
         idempotency_key=idempotency.idempotency_key(headers) if operation.is_write else None,
         deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
     )
 
 
-def forward(
-    operation: Operation,
-    app: APIGatewayRestResolver | Router,
-    *,
-    query: Mapping[str, bool | None] | None = None,
-) -> Response[str]:
+def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = None) -> Response[str]:
     """Send the validated request to Talon.One (at most once per idempotency key); answer unchanged."""
-    guarded: Guarded = app.context[_GUARDED]
-    path_values: dict[str, str] = app.current_event.get("pathParameters") or {}
+    guarded = _current.get()
+    path_values = guarded.path_values
     flags = {name: "true" if value else "false" for name, value in (query or {}).items() if value is not None}
 
     def send() -> Delivery:
@@ -201,7 +221,18 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             return _with_correlation_id(builder.build(APIGatewayProxyEvent(event)), request_id)
         if guarded.idempotency_key is not None:
             idempotency.register(context)
-        app.append_context(**{_GUARDED: guarded})
-        return _with_correlation_id(app.resolve(event, context), request_id)
+        token = _current.set(guarded)
+        try:
+            return _with_correlation_id(app.resolve(event, context), request_id)
+        finally:
+            _current.reset(token)
 
-    return cast("LambdaHandler", lambda_handler)
+    def entry_point(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            return cast("dict[str, Any]", lambda_handler(event, context))
+        finally:
+            # log_metrics flushes and clears, except when metrics are disabled (local runs):
+            # clear anyway so nothing accumulates across warm invocations.
+            metrics.clear_metrics()
+
+    return entry_point

@@ -100,7 +100,7 @@ def problems_from_validation(errors: Sequence[Any]) -> list[FieldProblem]:
     return problems
 
 
-def response_for(exc: Exception) -> Response[str]:
+def response_for(exc: Exception) -> Response[str] | Response[bytes]:
     """Map any exception to its response; unexpected ones become a bare 500."""
     match exc:
         case RequestValidationError():
@@ -120,9 +120,13 @@ def response_for(exc: Exception) -> Response[str]:
                 headers={"WWW-Authenticate": 'Bearer realm="talon-gateway", Signature realm="talon-gateway"'},
             )
         case UpstreamRejected():
-            headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else {}
-            text = exc.body.decode("utf-8", "replace")
-            return Response(exc.status, exc.content_type or JSON, text, headers=headers)
+            headers = {"Retry-After": str(round(exc.retry_after))} if exc.retry_after is not None else {}
+            content_type = exc.content_type or JSON
+            try:
+                return Response(exc.status, content_type, exc.body.decode(), headers=headers)
+            except UnicodeDecodeError:
+                # Powertools base64-encodes bytes; API Gateway restores them exactly.
+                return Response(exc.status, content_type, exc.body, headers=headers)
         case UpstreamAuthRejected():
             logger.error("Talon.One refused the gateway's credentials", extra={"status": exc.status})
             return error_response(502, "The gateway's credentials for Talon.One were refused")

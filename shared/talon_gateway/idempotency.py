@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway.config import get_settings
+from talon_gateway.config import AWS_CLIENT_CONFIG, get_settings
 from talon_gateway.errors import ConfigurationError, FieldProblem, InvalidRequest
 from talon_gateway.operations import Operation
 
@@ -92,7 +92,7 @@ def get_persistence() -> DynamoDBPersistenceLayer:
     table = get_settings().idempotency_table
     if table is None:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set but a write carried an idempotency key")
-    return DynamoDBPersistenceLayer(table_name=table)
+    return DynamoDBPersistenceLayer(table_name=table, boto_config=AWS_CLIENT_CONFIG)
 
 
 def register(context: LambdaContext) -> None:

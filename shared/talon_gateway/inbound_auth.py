@@ -10,7 +10,7 @@ reaches a log line or a response.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 
 from standardwebhooks import Webhook
@@ -51,11 +51,17 @@ def _bearer_valid(secrets: InboundSecrets, authorization: str) -> bool:
     return any(matches)
 
 
-def authenticate(secrets: InboundSecrets, headers: Mapping[str, str], body: bytes) -> str:
+def authenticate(
+    secrets: InboundSecrets, headers: Mapping[str, str], body: bytes, repeated: Collection[str] = ()
+) -> str:
     """Return the scheme that authenticated the request, or raise ``Unauthenticated``.
 
-    ``headers`` must have lower-case names; ``body`` is the raw body exactly as received.
+    ``headers`` must have lower-case names; ``body`` is the raw body exactly as received;
+    ``repeated`` names the headers the request carried more than once. A repeated credential
+    header is refused: only one of its values could be checked.
     """
+    if any(name in repeated for name in (*_WEBHOOK_HEADERS, "authorization")):
+        raise Unauthenticated("repeated_header")
     presents_signature = any(name in headers for name in _WEBHOOK_HEADERS)
     authorization = headers.get("authorization")
     if not presents_signature and authorization is None:

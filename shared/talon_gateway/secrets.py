@@ -7,9 +7,10 @@ in this execution environment is used; with none, callers get ``SecretsUnavailab
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from pydantic import (
     BaseModel,
@@ -22,14 +23,13 @@ from pydantic import (
     model_validator,
 )
 
-from talon_gateway.config import get_settings
+from talon_gateway.config import AWS_CLIENT_CONFIG, get_settings
 from talon_gateway.errors import ConfigurationError, SecretsUnavailable
 from talon_gateway.observability import logger
 
-# Last successfully fetched (raw) value per secret, the fallback when Secrets Manager fails.
-_last_good: dict[str, dict[str, Any]] = {}
-# Parsed model per secret, reused while Powertools hands back the same cached dict.
-_parsed: dict[str, tuple[int, BaseModel]] = {}
+# Per secret, the last value read that parsed, with its model: reused while Powertools hands
+# back the same cached dict, and the fallback when Secrets Manager cannot be reached.
+_known: dict[str, tuple[dict[str, Any], BaseModel]] = {}
 
 
 class TalonCredentials(BaseModel):
@@ -73,35 +73,36 @@ class InboundSecrets(BaseModel):
     bearer_tokens: tuple[SecretStr, ...] = Field(default=(), alias="bearerTokens")
 
 
-def _fetch(secret_id: str, *, force_fetch: bool) -> dict[str, Any]:
-    try:
-        value = parameters.get_secret(secret_id, transform="json", force_fetch=force_fetch)
-    except TransformParameterError:
-        raise ConfigurationError(f"secret {secret_id} is not a JSON object") from None
-    except GetParameterError as exc:
-        cached = _last_good.get(secret_id)
-        if cached is None:
-            logger.error("secret unavailable", extra={"secret_id": secret_id, "error": type(exc).__name__})
-            raise SecretsUnavailable(secret_id) from None
-        logger.warning("secrets manager failed, using the last value read", extra={"secret_id": secret_id})
-        return cached
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"secret {secret_id} is not a JSON object")
-    _last_good[secret_id] = value
-    return value
+@cache
+def _provider() -> SecretsProvider:
+    """Powertools' Secrets Manager provider, built on first use, with timeouts that fit API
+    Gateway's 29 s (botocore's defaults are 60 s per connect and per read)."""
+    return SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
 
 
 def _load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) -> M:
-    raw = _fetch(secret_id, force_fetch=force_fetch)
-    hit = _parsed.get(secret_id)
-    if hit is not None and hit[0] == id(raw) and isinstance(hit[1], model):
-        return hit[1]
+    known = _known.get(secret_id)
+    try:
+        raw = _provider().get(secret_id, transform="json", force_fetch=force_fetch)
+    except TransformParameterError:
+        raise ConfigurationError(f"secret {secret_id} is not a JSON object") from None
+    except GetParameterError as exc:
+        if known is None:
+            logger.error("secret unavailable", extra={"secret_id": secret_id, "error": type(exc).__name__})
+            raise SecretsUnavailable(secret_id) from None
+        logger.warning("secrets manager failed, using the last value read", extra={"secret_id": secret_id})
+        return cast("M", known[1])
+    # Powertools hands back the same dict while its cache is fresh: parse it once.
+    if known is not None and known[0] is raw and isinstance(known[1], model):
+        return known[1]
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"secret {secret_id} is not a JSON object")
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
         fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
         raise ConfigurationError(f"secret {secret_id} is malformed at: {fields}") from None
-    _parsed[secret_id] = (id(raw), parsed)
+    _known[secret_id] = (raw, parsed)
     return parsed
 
 
@@ -118,7 +119,6 @@ def get_inbound_secrets() -> InboundSecrets:
 
 
 def clear_caches() -> None:
-    """Forget every cached secret (tests, and SnapStart restores)."""
-    _last_good.clear()
-    _parsed.clear()
-    parameters.clear_caches()
+    """Forget every cached secret and the client (tests, and SnapStart restores)."""
+    _known.clear()
+    _provider.cache_clear()

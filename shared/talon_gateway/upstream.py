@@ -49,6 +49,9 @@ API_GATEWAY_TIMEOUT = 29.0
 DEADLINE_MARGIN = 0.5
 # An attempt with less time than this left cannot succeed; do not start it.
 MIN_ATTEMPT_TIME = 0.05
+# A Retry-After longer than this is not waited for inside the Lambda (billed idle time): the
+# caller gets the answer with its Retry-After and retries later.
+MAX_RETRY_AFTER = 3.0
 _RETRYABLE_AFTER_SEND = frozenset({502, 503, 504})
 _backoff = wait_random_exponential(multiplier=0.1, max=2.0)
 
@@ -77,6 +80,8 @@ class _OutOfTime(stop_base):
         self.deadline = deadline
 
     def __call__(self, retry_state: RetryCallState) -> bool:
+        if retry_state.upcoming_sleep > MAX_RETRY_AFTER:
+            return True
         return self.deadline.remaining() - retry_state.upcoming_sleep < MIN_ATTEMPT_TIME
 
 

@@ -7,6 +7,7 @@ byte; the stateful sandbox (sandbox/) serves the end-to-end tests.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ class Answer:
     status: int = 200
     body: bytes = b'{"ok":true}'
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    delay: float = 0.0  # seconds to wait before answering (a slow Talon.One)
 
 
 class RecordingUpstream:
@@ -33,6 +35,7 @@ class RecordingUpstream:
         self.requests: list[Recorded] = []
         self.answers: deque[Answer] = deque()
         self.default = Answer()
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,10 +44,14 @@ class RecordingUpstream:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                outer.requests.append(
-                    Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                answer = outer.answers.popleft() if outer.answers else outer.default
+                with outer.lock:
+                    outer.requests.append(
+                        Recorded(
+                            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                        )
+                    )
+                    answer = outer.answers.popleft() if outer.answers else outer.default
+                time.sleep(answer.delay)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

@@ -1,0 +1,129 @@
+"""template.yaml, functions/, events/, the OpenAPI document and the operations table agree route by route."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_gateway.functions import load_module
+from local_gateway.template import ROOT, FunctionSpec, Tagged, functions, load
+from talon_gateway.operations import OPERATIONS, Operation
+from tests.conftest import load_event
+
+SPECS = functions()
+# functions/<dir>/ → its template function
+BY_OPERATION: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in SPECS}
+
+
+def spec_for(operation: Operation) -> FunctionSpec:
+    return BY_OPERATION[operation.function_dir]
+
+
+def test_every_operation_has_exactly_one_function_and_nothing_else_does() -> None:
+    # Given the 11 operations of Talon.One's Integration API and the template's functions
+    # Then each operation has one function folder, and each function serves one operation
+    assert sorted(op.function_dir for op in OPERATIONS) == sorted(BY_OPERATION)
+    assert len(SPECS) == len(OPERATIONS) == 11
+    assert sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir()) == sorted(BY_OPERATION)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_route_is_the_same_everywhere(operation: Operation) -> None:
+    spec = spec_for(operation)
+    # template.yaml: same method and path as Talon.One, handler in its own folder
+    assert (spec.method, spec.path) == (operation.method, operation.path)
+    assert spec.code_uri == ROOT / "functions" / operation.function_dir
+    assert spec.handler == "app.lambda_handler"
+    # functions/<op>/app.py: one route, the same, with Talon.One's operationId
+    document = load_module(spec.code_uri).app.get_openapi_schema()
+    routes = [
+        (path, method.upper(), getattr(item, "operationId", None))
+        for path, path_item in document.paths.items()
+        for method in ("get", "put", "post", "delete")
+        if (item := getattr(path_item, method, None)) is not None
+    ]
+    assert routes == [(operation.path, operation.method, operation.name)]
+    # events/<op>.json: an API Gateway event for that route, with its path parameters
+    event = load_event(operation.function_dir)
+    assert (event["httpMethod"], event["resource"]) == (operation.method, operation.path)
+    assert sorted(event["pathParameters"] or {}) == sorted(operation.path_params)
+    assert event["requestContext"]["resourcePath"] == operation.path
+
+
+def test_openapi_document_lists_exactly_the_template_routes() -> None:
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    documented = {
+        (method.upper(), path, item["operationId"])
+        for path, methods in document["paths"].items()
+        for method, item in methods.items()
+    }
+    assert documented == {(op.method, op.path, op.name) for op in OPERATIONS}
+
+
+def test_openapi_document_is_current() -> None:
+    # Given the routes as the functions declare them now
+    from tools.generate_openapi import OUTPUT, render
+
+    # Then the committed document is what they generate (run tools/generate_openapi.py after a change)
+    assert OUTPUT.read_text() == render()
+
+
+def test_generated_models_are_current() -> None:
+    from tools.generate_models import DEFAULT_SPEC, render
+
+    for path, text in render(DEFAULT_SPEC).items():
+        assert path.read_text() == text, f"{path.name} is stale: run tools/generate_models.py"
+
+
+def test_vendored_spec_is_the_team_reference() -> None:
+    reference = ROOT.parent / "shared" / "spec" / "talon-integration-api.openapi.json"
+    if not reference.exists():
+        pytest.skip("the team's reference folder is not beside this checkout")
+    assert (ROOT / "spec" / reference.name).read_bytes() == reference.read_bytes()
+
+
+def _policy_targets(spec: FunctionSpec) -> tuple[set[str], set[str]]:
+    """(secrets readable, DynamoDB actions allowed) by a function's policies."""
+    secrets: set[str] = set()
+    actions: set[str] = set()
+    for policy in spec.policies:
+        if "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            arn = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            assert isinstance(arn, Tagged)
+            secrets.add(arn.value)
+        for statement in policy.get("Statement", []):
+            actions.update(statement["Action"])
+    return secrets, actions
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_policies_are_least_privilege(operation: Operation) -> None:
+    secrets, actions = _policy_targets(spec_for(operation))
+    # Every function reads the Talon.One credentials and the inbound secrets, nothing else
+    assert secrets == {"TalonSecret", "InboundSecret"}
+    # Only writes touch the idempotency table, with the four item actions Powertools uses
+    expected = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert actions == (expected if operation.is_write else set())
+
+
+def test_environment_contract_names() -> None:
+    # The variable names are part of the deployment contract (README, samconfig)
+    variables: dict[str, Any] = load()["Globals"]["Function"]["Environment"]["Variables"]
+    assert {"TALON_BASE_URL", "TALON_SECRET_ID", "INBOUND_SECRET_ID", "IDEMPOTENCY_TABLE"} <= set(variables)
+    readme = (ROOT / "README.md").read_text()
+    for name in variables:
+        assert f"`{name}`" in readme, f"{name} is not documented in README.md"
+
+
+def test_every_event_file_is_used() -> None:
+    # Each events/ file belongs to a function (valid events) or to tests/test_validation.py (invalid ones)
+    names = {p.stem for p in (ROOT / "events").glob("*.json")} - {"env"}
+    assert names == set(BY_OPERATION)
+    invalid = {p.stem for p in (ROOT / "events" / "invalid").glob("*.json")}
+    validation_tests = Path(__file__).with_name("test_validation.py").read_text()
+    for name in invalid:
+        assert f'"{name}"' in validation_tests, f"events/invalid/{name}.json is not used by a test"
+        assert name.split(".", 1)[0] in BY_OPERATION

@@ -62,10 +62,21 @@ class Guarded:
 _current: ContextVar[Guarded] = ContextVar("guarded")
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _int64(text: str) -> int:
+    """Talon.One's integers are 64-bit: a larger one is refused here rather than by Talon.One."""
+    value = int(text)
+    if value not in _INT64:
+        raise ValueError("integer beyond 64 bits")
+    return value
+
+
 def _loads(text: str) -> Any:
     """json.loads whose every failure is a JSONDecodeError, so Powertools reports a 400."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int64)
     except json.JSONDecodeError:
         raise
     except (RecursionError, ValueError) as exc:  # nesting too deep, integer too long
@@ -114,6 +125,17 @@ def _check_query(operation: Operation, event: Mapping[str, Any]) -> None:
         )
 
 
+def _check_path_values(values: Mapping[str, str]) -> None:
+    """Path parameters are identifiers: not dot segments, no control characters (NUL included)."""
+    problems = [
+        FieldProblem("Invalid value", "Not a valid identifier", parameter=name)
+        for name, value in values.items()
+        if value in (".", "..") or not value.isprintable()
+    ]
+    if problems:
+        raise InvalidRequest(problems)
+
+
 def _check_body(raw: bytes, headers: Mapping[str, str]) -> None:
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in ("", "application/json"):
@@ -150,12 +172,14 @@ def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext
     headers, repeated = _headers(event)
     raw = _raw_body(event)
     authenticate(get_inbound_secrets(), headers, raw, repeated)
+    path_values: dict[str, str] = event.get("pathParameters") or {}
+    _check_path_values(path_values)
     _check_query(operation, event)
     if operation.has_body:
         _check_body(raw, headers)
     return Guarded(
         body=raw if operation.has_body else None,
-        path_values=event.get("pathParameters") or {},
+        path_values=path_values,
         idempotency_key=idempotency.idempotency_key(headers) if operation.is_write else None,
         deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
     )

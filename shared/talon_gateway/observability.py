@@ -3,15 +3,64 @@
 Service name, metrics namespace, log level and tracing switch come from Powertools' own
 environment variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE,
 POWERTOOLS_LOG_LEVEL, POWERTOOLS_TRACE_DISABLED), set in template.yaml.
+
+The gateway never logs bodies, headers or secrets. As a second line of defence, a filter
+redacts the values of credential headers and customer attributes wherever they would appear
+in a log record's structured fields.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+REDACTED = "[redacted]"
+SENSITIVE_KEYS = frozenset(
+    {
+        "authorization",
+        "content-signature",
+        "webhook-signature",
+        "apikey",
+        "applicationkey",
+        "webhooksecrets",
+        "bearertokens",
+        "attributes",
+    }
+)
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with the values of sensitive keys replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Redact sensitive structured fields (``extra=...``) of every record before it is formatted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in list(vars(record).items()):
+            if name in _RECORD_FIELDS:
+                continue
+            if name.lower() in SENSITIVE_KEYS:
+                setattr(record, name, REDACTED)
+            elif isinstance(value, dict | list | tuple):
+                setattr(record, name, redact(value))
+        if isinstance(record.msg, dict):
+            record.msg = redact(record.msg)
+        return True
+
+
 logger = Logger(utc=True)
+logger.addFilter(RedactingFilter())
 tracer = Tracer()
 metrics = Metrics()
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "logger", "metrics", "redact", "tracer"]

@@ -32,8 +32,13 @@ class UpstreamRequest:
 
 
 def encode_segment(value: str) -> str:
-    """Percent-encode a merchant-chosen value as exactly one path segment (``/`` → ``%2F``)."""
-    return quote(value, safe="")
+    """Percent-encode a merchant-chosen value as exactly one path segment (``/`` → ``%2F``).
+
+    ``.`` and ``..`` are encoded too: as literal segments, URL normalisation would remove them
+    and send the request to another path.
+    """
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def content_signature(application_id: str, application_key: bytes, body: bytes) -> str:

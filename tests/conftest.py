@@ -25,7 +25,7 @@ os.environ.update(
 
 from local_gateway.functions import LambdaContext, load_handler
 from local_gateway.template import FunctionSpec, functions
-from tests.support import aws
+from tests.support import aws, log_tap
 from tests.support.upstream import RecordingUpstream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +126,10 @@ def body_json(response: dict[str, Any]) -> Any:
 _passed = 0
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    log_tap.install()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _passed  # noqa: PLW0603 - a session-wide tally for the hook below
     if report.when == "call" and report.passed:
@@ -133,6 +137,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A run in which no test passed (none collected, or all skipped) is a failure, not a success."""
+    """Two session-wide assertions.
+
+    - A run in which no test passed (none collected, or all skipped) is a failure.
+    - No line logged during the whole run (the functions' logs, every logging record, the local
+      gateway's processes) may contain a configured secret or a customer attribute value of the
+      test data.
+    """
     if exitstatus == 0 and _passed == 0:
+        session.exitstatus = 1
+    leaks = log_tap.leaks()
+    if leaks:
+        print(f"\n{len(leaks)} log line(s) hold a secret or a customer attribute value:")
+        for needle, line in leaks[:20]:
+            print(f"  [{needle[:4]}...] {line[:300]}")
         session.exitstatus = 1

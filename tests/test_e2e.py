@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from local_gateway.template import ROOT
-from tests.support import webhooks
+from tests.support import log_tap, webhooks
 
 
 @dataclass
@@ -90,6 +91,16 @@ def gateway() -> Iterator[RunningGateway]:
     }
     values = {key: match.group(1) for key, match in found.items() if match}
     curl = text[text.index("curl ") : text.index("\nOr: ")]
+    # Everything the gateway's processes print from now on is their log: keep reading it (a full
+    # pipe would block them) and hand it to the session's log check.
+    stdout = process.stdout
+
+    def keep_reading() -> None:
+        for line in stdout:
+            log_tap.record(line)
+
+    reader = threading.Thread(target=keep_reading, daemon=True)
+    reader.start()
     with httpx.Client(timeout=30) as client:
         yield RunningGateway(
             values["Gateway"],
@@ -103,6 +114,7 @@ def gateway() -> Iterator[RunningGateway]:
     # Ctrl-C (SIGTERM here) stops everything: the process exits cleanly, nothing is left behind
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+    reader.join(timeout=10)
     assert _group_gone(process.pid, within=10), "processes of the local gateway outlived it"
     assert not _port_open(values["Gateway"])
     assert not _port_open(values["Talon.One"])

@@ -10,9 +10,7 @@ the API Gateway request id as ``X-Correlation-Id``.
 from __future__ import annotations
 
 import json
-import logging
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,14 +95,6 @@ def assert_gateway_error(
     return body
 
 
-class _CurrentStdout:
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @dataclass(frozen=True)
 class Logs:
     text: str  # everything written to stdout and stderr
@@ -115,18 +105,9 @@ class Logs:
 
 
 @pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[[], Logs]:
-    """What the functions log, read from stdout like CloudWatch would.
-
-    The Powertools logger bound its handler to the sys.stdout of the moment it was imported,
-    and pytest replaces sys.stdout in every phase of a test, so for the test's duration the
-    handler writes to whatever sys.stdout is when it writes.
-    """
-    from talon_gateway.observability import logger
-
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    monkeypatch.setattr(handler, "stream", _CurrentStdout())
+def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], Logs]:
+    """What the functions log, read from stdout like CloudWatch would (the session's log tap,
+    tests/support/log_tap.py, points the Powertools handler at the current sys.stdout)."""
 
     def read() -> Logs:
         captured = capsys.readouterr()

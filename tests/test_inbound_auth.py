@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -292,12 +291,7 @@ def test_no_log_line_holds_a_presented_credential(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given the Powertools logger writes to this test's captured stdout (its handler keeps the
-    # sys.stdout of the moment it was created, possibly another test's)
-    invoke(GET, Bearer(None).build())  # imports the layer, creating the logger
-    from talon_gateway.observability import logger
-
-    monkeypatch.setattr(logger.logger_handler, "stream", sys.stdout)
+    # Given the functions' logs, captured from stdout (tests/support/log_tap.py)
     capsys.readouterr()
     wrong_token = "presented-token-9f8e7d6c5b4a"
     wrong_webhook = Signed(POST, secret=OTHER_WEBHOOK_SECRET).build()

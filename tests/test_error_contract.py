@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from local_gateway import aws_resources
+from talon_gateway import upstream
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
-from tests.support.upstream import RecordingUpstream
+from tests.support.upstream import Answer, RecordingUpstream
 
 # Short per-attempt read timeout for the timeout tests (gateway_env sets 2 s).
 SHORT_READ_TIMEOUT = 0.3
@@ -492,23 +493,24 @@ def test_a_2xx_with_a_malformed_body_is_a_502_logged_without_its_content(
     invoke: Invoke,
     logs: Callable[[], Logs],
 ) -> None:
-    # Given Talon.One answers 200 with a body that is not JSON
-    recorded_gateway.answer(200, body, content_type)
+    # Given Talon.One answers 200 with a body that is not JSON, every time
+    recorded_gateway.default = Answer(200, body, {"Content-Type": content_type})
     event = fresh_event("get_reserved_coupons")
 
     # When coupons are read
     response = invoke("get_reserved_coupons", event)
 
-    # Then the caller gets a 502, without the body
+    # Then the caller gets a 502, without the body, after the retries a GET is allowed
     assert_gateway_error(
         response, event, 502, retry_after="1", message="Talon.One answered with a malformed body"
     )
     assert MARKER not in response["body"]
-    assert len(recorded_gateway.requests) == 1
+    assert len(recorded_gateway.requests) == upstream.MAX_ATTEMPTS
     # and the log says which status and how long, but never what the body held
     captured = logs()
-    [record] = captured.with_message("malformed upstream body")
-    assert (record["status"], record["length"]) == (200, len(body))
+    records = captured.with_message("malformed upstream body")
+    assert len(records) == upstream.MAX_ATTEMPTS
+    assert {(record["status"], record["length"]) for record in records} == {(200, len(body))}
     assert MARKER not in captured.text
 
 

@@ -8,20 +8,18 @@ from __future__ import annotations
 import os
 from functools import cache
 from ipaddress import ip_address
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
-from botocore.config import Config
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from talon_gateway.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from botocore.config import Config
+
 # Plain http is allowed only toward these (a local sandbox; Docker's name for the host under
 # `sam local invoke`).
-# AWS calls (Secrets Manager, DynamoDB) must fail fast enough to answer 503 before API
-# Gateway's 29 s limit: botocore's defaults are 60 s per connect and per read.
-AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
-
 _LOOPBACK_NAMES = {"localhost", "host.docker.internal"}
 
 
@@ -66,3 +64,15 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@cache
+def aws_client_config() -> Config:
+    """botocore settings of the gateway's AWS clients (Secrets Manager, DynamoDB).
+
+    They must fail fast enough to answer 503 before API Gateway's 29 s limit (botocore's
+    defaults are 60 s per connect and per read). Imported on first use: botocore is heavy.
+    """
+    from botocore.config import Config
+
+    return Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})

@@ -52,6 +52,18 @@ class Unauthenticated(GatewayError):
         self.reason = reason
 
 
+class IdempotencyKeyReused(GatewayError):
+    """The idempotency key was already used with another request (422)."""
+
+
+class IdempotencyInProgress(GatewayError):
+    """A request with this idempotency key is still being delivered (409, Retry-After)."""
+
+
+class IdempotencyStoreUnavailable(GatewayError):
+    """The idempotency store cannot be reached: nothing may be delivered (503, Retry-After)."""
+
+
 class ConfigurationError(GatewayError):
     """The deployment is misconfigured (environment or secret content).
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Router
@@ -28,21 +28,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway import http_errors, idempotency, upstream
+from talon_gateway import http_errors, upstream
 from talon_gateway.config import get_settings
+from talon_gateway.delivery import Delivery
 from talon_gateway.errors import (
     FieldProblem,
     InvalidRequest,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from talon_gateway.idempotency import Delivery
 from talon_gateway.inbound_auth import authenticate
-from talon_gateway.observability import MetricUnit, logger, metrics, tracer
+from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
 from talon_gateway.secrets import get_inbound_secrets
 
 CORRELATION_HEADER = "X-Correlation-Id"
+IDEMPOTENCY_KEY_HEADERS = ("idempotency-key", "webhook-id")
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -163,6 +165,23 @@ def _headers(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
     return headers, {name for name, listed in values.items() if len(listed) > 1}
 
 
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The caller's key (``Idempotency-Key``, else ``webhook-id``), checked to be a sane token."""
+    for name in IDEMPOTENCY_KEY_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if (
+            not value
+            or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH
+            or not (value.isascii() and value.isprintable())
+        ):
+            detail = f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
+            raise InvalidRequest([FieldProblem("Invalid idempotency key", detail, parameter=name)])
+        return value
+    return None
+
+
 def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext) -> Guarded:
     """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal.
 
@@ -180,7 +199,7 @@ def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext
     return Guarded(
         body=raw if operation.has_body else None,
         path_values=path_values,
-        idempotency_key=idempotency.idempotency_key(headers) if operation.is_write else None,
+        idempotency_key=idempotency_key(headers) if operation.is_write else None,
         deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
     )
 
@@ -206,6 +225,8 @@ def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = N
     if guarded.idempotency_key is None:
         delivery = send()
     else:
+        from talon_gateway import idempotency  # boto3 and DynamoDB only for keyed writes
+
         delivery = idempotency.deliver_once(
             operation,
             guarded.idempotency_key,
@@ -231,10 +252,7 @@ def _with_correlation_id(result: dict[str, Any], request_id: str | None) -> dict
 def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> LambdaHandler:
     """The Lambda entry point of one function: observability around guard and resolver."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_dimension("operation", operation.name)
         metrics.add_metric("Requests", MetricUnit.Count, 1)
         request_id = (event.get("requestContext") or {}).get("requestId")
@@ -244,6 +262,8 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             builder = ResponseBuilder[APIGatewayProxyEvent](http_errors.response_for(exc))
             return _with_correlation_id(builder.build(APIGatewayProxyEvent(event)), request_id)
         if guarded.idempotency_key is not None:
+            from talon_gateway import idempotency
+
             idempotency.register(context)
         token = _current.set(guarded)
         try:
@@ -251,9 +271,21 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
         finally:
             _current.reset(token)
 
+    decorated: LambdaHandler | None = None
+
     def entry_point(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        nonlocal decorated
+        if decorated is None:
+            # Composed on the first invocation: the tracer exists only when tracing is on.
+            chain: Any = metrics.log_metrics(handle)
+            tracer = get_tracer()
+            if tracer is not None:
+                chain = tracer.capture_lambda_handler(chain, capture_response=False)
+            decorated = logger.inject_lambda_context(
+                chain, correlation_id_path=correlation_paths.API_GATEWAY_REST
+            )
         try:
-            return cast("dict[str, Any]", lambda_handler(event, context))
+            return decorated(event, context)
         finally:
             # log_metrics flushes and clears, except when metrics are disabled (local runs):
             # clear anyway so nothing accumulates across warm invocations.

@@ -19,15 +19,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from talon_gateway.errors import (
     ConfigurationError,
     FieldProblem,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    IdempotencyStoreUnavailable,
     InvalidRequest,
     PayloadTooLarge,
     SecretsUnavailable,
@@ -120,7 +118,10 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
                 headers={"WWW-Authenticate": 'Bearer realm="talon-gateway", Signature realm="talon-gateway"'},
             )
         case UpstreamRejected():
-            headers = {"Retry-After": str(round(exc.retry_after))} if exc.retry_after is not None else {}
+            retry_after = exc.retry_after
+            if retry_after is None and exc.status in (409, 429):
+                retry_after = RETRY_AFTER_SECONDS  # both say "later": tell the caller when
+            headers = {"Retry-After": str(round(retry_after))} if retry_after is not None else {}
             content_type = exc.content_type or JSON
             try:
                 return Response(exc.status, content_type, exc.body.decode(), headers=headers)
@@ -142,14 +143,14 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
             return error_response(
                 502, "Talon.One is unavailable", retry_after=exc.retry_after or RETRY_AFTER_SECONDS
             )
-        case IdempotencyValidationError():
+        case IdempotencyKeyReused():
             return error_response(422, "This idempotency key was already used with another request")
-        case IdempotencyAlreadyInProgressError():
+        case IdempotencyInProgress():
             return error_response(
                 409, "A request with this idempotency key is in progress", retry_after=RETRY_AFTER_SECONDS
             )
-        case IdempotencyPersistenceLayerError():
-            logger.error("idempotency store unavailable", extra={"error": type(exc.__cause__).__name__})
+        case IdempotencyStoreUnavailable():
+            logger.error("idempotency store unavailable", extra={"error": str(exc)})
             return error_response(
                 503, "The gateway cannot deduplicate this request now", retry_after=RETRY_AFTER_SECONDS
             )

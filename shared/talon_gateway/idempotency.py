@@ -10,6 +10,9 @@ scoped per operation. Without a key a write is processed without deduplication.
   IDEMPOTENCY_TTL_SECONDS;
 - the idempotency store failing → 503 with Retry-After, never a delivery without deduplication.
 
+This module is the adapter to Powertools idempotency and DynamoDB (boto3): the gateway imports
+it only when a write carries a key, so other invocations never load boto3 for it.
+
 ``idempotent_function`` sits on the delivery function (it raises on failure), not on the
 handler, so a mapped error response is never stored as completed.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
@@ -27,48 +29,27 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway.config import AWS_CLIENT_CONFIG, get_settings
-from talon_gateway.errors import ConfigurationError, FieldProblem, InvalidRequest
+from talon_gateway.config import aws_client_config, get_settings
+from talon_gateway.delivery import Delivery
+from talon_gateway.errors import (
+    ConfigurationError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    IdempotencyStoreUnavailable,
+)
 from talon_gateway.operations import Operation
 
-KEY_HEADERS = ("idempotency-key", "webhook-id")
-MAX_KEY_LENGTH = 255
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Talon.One's answer to a write, as stored for replays."""
-
-    status: int
-    content_type: str | None
-    body: str
-    replayed: bool = False
-
-    def as_record(self) -> dict[str, Any]:
-        return {"status": self.status, "contentType": self.content_type, "body": self.body}
-
-
-def idempotency_key(headers: Mapping[str, str]) -> str | None:
-    """The caller's key (header names lower-case), checked to be a sane token."""
-    for name in KEY_HEADERS:
-        value = headers.get(name)
-        if value is None:
-            continue
-        if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable() or not value.isascii():
-            raise InvalidRequest(
-                [
-                    FieldProblem(
-                        "Invalid idempotency key",
-                        f"1 to {MAX_KEY_LENGTH} printable ASCII characters",
-                        parameter=name,
-                    )
-                ]
-            )
-        return value
-    return None
+# A persistence layer that replaces DynamoDB (benchmarks); None: DynamoDB.
+_persistence_override: BasePersistenceLayer | None = None
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
@@ -87,12 +68,14 @@ def get_config() -> IdempotencyConfig:
 
 
 @cache
-def get_persistence() -> DynamoDBPersistenceLayer:
+def get_persistence() -> BasePersistenceLayer:
     """Built on first use: the DynamoDB client is never created by read-only functions."""
+    if _persistence_override is not None:
+        return _persistence_override
     table = get_settings().idempotency_table
     if table is None:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set but a write carried an idempotency key")
-    return DynamoDBPersistenceLayer(table_name=table, boto_config=AWS_CLIENT_CONFIG)
+    return DynamoDBPersistenceLayer(table_name=table, boto_config=aws_client_config())
 
 
 def register(context: LambdaContext) -> None:
@@ -136,12 +119,26 @@ def deliver_once(
             "body": hashlib.sha256(body).hexdigest() if body is not None else None,
         },
     }
-    record = _deliver_once()(request=request, send=send)
-    return Delivery(record["status"], record["contentType"], record["body"], bool(record.get("replayed")))
+    try:
+        record = _deliver_once()(request=request, send=send)
+    except IdempotencyValidationError:
+        raise IdempotencyKeyReused from None
+    except IdempotencyAlreadyInProgressError:
+        raise IdempotencyInProgress from None
+    except IdempotencyPersistenceLayerError as exc:
+        raise IdempotencyStoreUnavailable(type(exc.__cause__).__name__) from None
+    return Delivery.from_record(record)
+
+
+def use_persistence(layer: BasePersistenceLayer | None) -> None:
+    """Replace DynamoDB with another persistence layer (benchmarks), or restore it with None."""
+    global _persistence_override  # noqa: PLW0603 - a deliberate seam, set before the first invocation
+    _persistence_override = layer
+    reset()
 
 
 def reset() -> None:
-    """Forget the configuration and the persistence layer (tests)."""
+    """Forget the configuration and the persistence layer (tests, SnapStart restores)."""
     get_config.cache_clear()
     get_persistence.cache_clear()
     _deliver_once.cache_clear()

@@ -14,11 +14,14 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from talon_gateway.errors import ConfigurationError
 from talon_gateway.operations import Operation
-from talon_gateway.secrets import TalonCredentials
+
+if TYPE_CHECKING:
+    from talon_gateway.secrets import TalonCredentials
 
 USER_AGENT = "talon-gateway/0.1"
 

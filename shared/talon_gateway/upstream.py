@@ -4,7 +4,8 @@ Retry policy (tenacity, exponential backoff with full jitter, bounded by the dea
 - any method: nothing was sent (connect failure), 409 (Talon.One refused a concurrent update,
   nothing was processed), 429 (honouring Retry-After);
 - GET, PUT, DELETE, and POST carrying an Idempotency-Key: also timeouts, dropped connections,
-  502, 503, 504 (the request may have been processed; repeating it is harmless);
+  malformed answers, 502, 503, 504 (the request may have been processed; repeating it is
+  harmless);
 - never any other 4xx, nor a 500.
 A 401/403 refetches the credentials once, bypassing the cache (the key may have been rotated),
 and repeats the request once.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from tenacity import (
@@ -37,7 +39,7 @@ from talon_gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from talon_gateway.observability import MetricUnit, logger, metrics, tracer
+from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
 from talon_gateway.secrets import get_talon_credentials
 from talon_gateway.signing import build_request
@@ -91,7 +93,7 @@ def _is_retryable(operation: Operation, idempotency_key: str | None, exc: BaseEx
     if isinstance(exc, UpstreamTimeout | UpstreamUnavailable) and not exc.sent:
         return True
     repeatable = operation.method != "POST" or idempotency_key is not None
-    if isinstance(exc, UpstreamTimeout):
+    if isinstance(exc, UpstreamTimeout | UpstreamMalformed):
         return repeatable
     if isinstance(exc, UpstreamUnavailable):
         return repeatable and (exc.status is None or exc.status in _RETRYABLE_AFTER_SEND)
@@ -151,13 +153,18 @@ def call(
             body=body,
             idempotency_key=idempotency_key,
         )
-        with tracer.provider.in_subsegment(f"## talon.{operation.name}") as subsegment:
+        tracer = get_tracer()
+        with (
+            tracer.provider.in_subsegment(f"## talon.{operation.name}") if tracer else nullcontext()
+        ) as subsegment:
             response = transport.send(
                 request,
                 connect_timeout=min(settings.connect_timeout, remaining),
                 read_timeout=min(settings.read_timeout, remaining),
+                total=remaining,
             )
-            subsegment.put_annotation("status", str(response.status))
+            if subsegment is not None:
+                subsegment.put_annotation("status", str(response.status))
         metrics.add_metric("UpstreamLatency", MetricUnit.Milliseconds, response.elapsed_ms)
         metrics.add_metric(f"UpstreamStatus{response.status // 100}xx", MetricUnit.Count, 1)
         return _classify(operation, response)

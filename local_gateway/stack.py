@@ -22,7 +22,7 @@ from local_gateway import aws_resources
 from local_gateway.client import LOCAL_TOKEN
 from local_gateway.runtime import Runtime
 from local_gateway.server import LocalGateway
-from local_gateway.template import functions, load, parameter_defaults, resolve
+from local_gateway.template import NO_VALUE, functions, load, parameter_defaults, resolve
 
 REGION = "eu-west-1"
 # Names (not values) of the local secrets.
@@ -130,7 +130,9 @@ class LocalStack:
             "AWS::Region": REGION,
         }
         variables = document["Globals"]["Function"]["Environment"]["Variables"]
-        environment = {name: str(resolve(value, refs)) for name, value in variables.items()}
+        conditions = document.get("Conditions", {})
+        resolved = {name: resolve(value, refs, conditions) for name, value in variables.items()}
+        environment = {name: str(value) for name, value in resolved.items() if value is not NO_VALUE}
         return environment | {
             "AWS_ENDPOINT_URL": aws_endpoint,
             "AWS_DEFAULT_REGION": REGION,

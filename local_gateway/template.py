@@ -58,18 +58,48 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return document
 
 
-def resolve(value: Any, refs: Mapping[str, str]) -> Any:
-    """Resolve !Ref and !Sub against ``refs`` (parameters and resources by logical id)."""
-    if isinstance(value, Tagged):
-        if value.tag == "Ref":
-            return refs[value.value]
-        if value.tag == "Sub" and isinstance(value.value, str):
-            text = value.value
-            for name, replacement in refs.items():
-                text = text.replace(f"${{{name}}}", replacement)
-            return text
-        raise ValueError(f"unsupported intrinsic !{value.tag} for local use")
-    return value
+NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
+def resolve(value: Any, refs: Mapping[str, str], conditions: Mapping[str, Any] | None = None) -> Any:
+    """Resolve !Ref, !Sub and !If (with the template's Conditions) against ``refs``.
+
+    ``refs`` maps parameters and resources (by logical id) to local values.
+    """
+    conditions = conditions or {}
+    if not isinstance(value, Tagged):
+        return value
+    if value.tag == "Ref":
+        return NO_VALUE if value.value == "AWS::NoValue" else refs[value.value]
+    if value.tag == "Sub" and isinstance(value.value, str):
+        text = value.value
+        for name, replacement in refs.items():
+            text = text.replace(f"${{{name}}}", replacement)
+        return text
+    if value.tag == "If":
+        name, when_true, when_false = value.value
+        return resolve(
+            when_true if _holds(conditions[name], refs, conditions) else when_false, refs, conditions
+        )
+    raise ValueError(f"unsupported intrinsic !{value.tag} for local use")
+
+
+def _holds(condition: Any, refs: Mapping[str, str], conditions: Mapping[str, Any]) -> bool:
+    if not isinstance(condition, Tagged):
+        raise ValueError(f"unsupported condition {condition!r}")
+    match condition.tag:
+        case "Equals":
+            left, right = (resolve(v, refs, conditions) for v in condition.value)
+            return bool(str(left) == str(right))
+        case "Not":
+            return not _holds(condition.value[0], refs, conditions)
+        case "And":
+            return all(_holds(c, refs, conditions) for c in condition.value)
+        case "Or":
+            return any(_holds(c, refs, conditions) for c in condition.value)
+        case "Condition":
+            return _holds(conditions[condition.value], refs, conditions)
+    raise ValueError(f"unsupported condition !{condition.tag}")
 
 
 def functions(document: Mapping[str, Any] | None = None) -> list[FunctionSpec]:

@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway import http_errors, upstream
+from talon_gateway import http_errors, snapstart, upstream
 from talon_gateway.config import get_settings
 from talon_gateway.delivery import Delivery
 from talon_gateway.errors import (
@@ -251,6 +251,7 @@ def _with_correlation_id(result: dict[str, Any], request_id: str | None) -> dict
 
 def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> LambdaHandler:
     """The Lambda entry point of one function: observability around guard and resolver."""
+    snapstart.register()
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_dimension("operation", operation.name)

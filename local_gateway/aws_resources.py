@@ -7,8 +7,28 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from local_gateway.template import load
+
+
+class SerialMotoServer(ThreadedMotoServer):
+    """moto in server mode on loopback, answering one request at a time.
+
+    moto's backends are not thread-safe: with concurrent requests two DynamoDB conditional
+    writes can both succeed, which DynamoDB never allows (seen as a double delivery in the
+    idempotency test). Serving requests one by one restores the atomicity the gateway relies on.
+    """
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def client(service: str, endpoint: str, region: str) -> Any:

@@ -16,8 +16,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from local_gateway import aws_resources
 from local_gateway.client import LOCAL_TOKEN
 from local_gateway.runtime import Runtime
@@ -64,7 +62,7 @@ class LocalStack:
         default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     token: str = LOCAL_TOKEN
-    _moto: ThreadedMotoServer | None = None
+    _moto: aws_resources.SerialMotoServer | None = None
     _sandbox: Any = None
     _runtime: Runtime | None = None
     _gateway: LocalGateway | None = None
@@ -83,7 +81,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = aws_resources.SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()
         aws_endpoint = f"http://{host}:{moto_port}"

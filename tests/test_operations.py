@@ -202,12 +202,12 @@ def test_the_connection_pool_is_reused_across_warm_invocations(
     from talon_gateway import transport
 
     invoke("get_reserved_coupons", load_event("get_reserved_coupons"))
-    client = transport.get_client()
+    client = transport.get_pool()
 
     # When further invocations happen
     invoke("get_reserved_coupons", load_event("get_reserved_coupons"))
     invoke("track_event", load_event("track_event"))
 
     # Then they share the one client (keep-alive pool), built lazily once
-    assert transport.get_client() is client
+    assert transport.get_pool() is client
     assert len(recorded_gateway.requests) == 3

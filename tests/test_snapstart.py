@@ -19,7 +19,7 @@ def test_after_restore_renews_pool_clients_secrets_and_randomness(
 ) -> None:
     # Given a warm environment: a pool, cached secrets, a random state
     invoke("track_event", load_event("track_event"))
-    pool = transport.get_client()
+    pool = transport.get_pool()
     assert secrets._known
     random.seed(1234)
     snapshotted = random.random()
@@ -29,7 +29,7 @@ def test_after_restore_renews_pool_clients_secrets_and_randomness(
     snapstart.after_restore()
 
     # Then the pool is new, the secrets will be read again, and jitter differs from the snapshot's
-    assert transport.get_client() is not pool
+    assert transport.get_pool() is not pool
     assert not secrets._known
     assert random.random() != snapshotted
     # and the next request works

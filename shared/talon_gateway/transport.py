@@ -1,7 +1,13 @@
-"""The httpx adapter: one keep-alive client per execution environment, one exchange per call.
+"""The httpx adapter: one keep-alive connection pool per execution environment.
+
+Requests to Talon.One go straight to httpx's HTTP transport (its connection pool over
+httpcore and h11), not through ``httpx.Client``: the gateway uses none of the client's
+conveniences (cookie jar, auth flows, redirects, base-URL merging), and on the hot path
+they cost more than validating the request (bench/, README "Performance").
 
 Transport failures become typed errors that say whether the request may have reached
-Talon.One (``sent``), which is what decides if a retry is safe.
+Talon.One (``sent``), which is what decides if a retry is safe. A real-time watchdog bounds
+each exchange as a whole.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ from talon_gateway.config import get_settings
 from talon_gateway.errors import UpstreamTimeout, UpstreamUnavailable
 from talon_gateway.signing import UpstreamRequest
 
-_client: httpx.Client | None = None
-# A transport that answers in place of the network (benchmarks); None: real HTTP.
-_transport: httpx.BaseTransport | None = None
+# Replaces the network for every outgoing request (benchmarks); None: real HTTP.
+_override: httpx.BaseTransport | None = None
+_pool: httpx.BaseTransport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,44 +42,40 @@ class UpstreamResponse:
     elapsed_ms: float
 
 
-def new_client(*, base_url: str, timeout: httpx.Timeout, **options: Any) -> httpx.Client:
-    """An httpx client as the gateway builds them all (Talon.One, the secrets extension)."""
+def _new_pool(**options: Any) -> httpx.BaseTransport:
+    # Proxy and certificate settings come from code, not from ambient variables.
+    return _override if _override is not None else httpx.HTTPTransport(trust_env=False, **options)
+
+
+def new_client(*, base_url: str, timeout: httpx.Timeout) -> httpx.Client:
+    """A full httpx client for the gateway's other, rare calls (the secrets extension)."""
     return httpx.Client(
-        base_url=base_url,
-        timeout=timeout,
-        follow_redirects=False,
-        # Proxy and certificate settings come from code, not from ambient variables.
-        trust_env=False,
-        transport=_transport,
-        **options,
+        base_url=base_url, timeout=timeout, follow_redirects=False, trust_env=False, transport=_new_pool()
     )
 
 
-def get_client() -> httpx.Client:
-    """The client toward Talon.One, built on first use (never at import) and reused while warm."""
-    global _client  # noqa: PLW0603 - one pool per execution environment is the point
-    if _client is None:
-        settings = get_settings()
-        _client = new_client(
-            base_url=settings.talon_base_url,
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=50),
+def get_pool() -> httpx.BaseTransport:
+    """The connection pool toward Talon.One, built on first use and reused while warm."""
+    global _pool  # noqa: PLW0603 - one pool per execution environment is the point
+    if _pool is None:
+        _pool = _new_pool(
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=50)
         )
-    return _client
+    return _pool
 
 
 def reset_client() -> None:
     """Drop the pool: after a SnapStart restore its sockets belong to another environment."""
-    global _client  # noqa: PLW0603
-    if _client is not None:
-        _client.close()
-        _client = None
+    global _pool  # noqa: PLW0603
+    if _pool is not None and _pool is not _override:
+        _pool.close()
+    _pool = None
 
 
 def use_transport(transport: httpx.BaseTransport | None) -> None:
     """Answer every outgoing HTTP request with ``transport`` (benchmarks), or restore the network."""
-    global _transport  # noqa: PLW0603 - a deliberate seam, set before the first invocation
-    _transport = transport
+    global _override  # noqa: PLW0603 - a deliberate seam, set before the first invocation
+    _override = transport
     reset_client()
 
 
@@ -95,8 +97,12 @@ class _ExchangeTooLong(Exception):
     """Raised by the watchdog when a whole exchange outlives its time budget."""
 
 
+_armed = False
+
+
 def _expire(signum: int, frame: FrameType | None) -> None:
-    raise _ExchangeTooLong
+    if _armed:
+        raise _ExchangeTooLong
 
 
 @contextmanager
@@ -107,30 +113,47 @@ def _watchdog(seconds: float) -> Iterator[None]:
     would never trip them. A real-time timer (SIGALRM, on the main thread as in Lambda) cuts
     the exchange at the deadline; elsewhere the per-operation timeouts are the only bound.
     """
+    global _armed  # noqa: PLW0603 - the signal handler's switch
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGALRM, _expire)
+    if signal.getsignal(signal.SIGALRM) is not _expire:
+        signal.signal(signal.SIGALRM, _expire)
+    _armed = True
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _armed = False
 
 
 def send(
     request: UpstreamRequest, *, connect_timeout: float, read_timeout: float, total: float
 ) -> UpstreamResponse:
     """One HTTP exchange with Talon.One: each operation bounded by its timeout, the whole by ``total``."""
-    client = get_client()
-    timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+    pool = get_pool()
+    timeouts = {
+        "connect": connect_timeout,
+        "read": read_timeout,
+        "write": read_timeout,
+        "pool": connect_timeout,
+    }
+    outgoing = httpx.Request(
+        request.method,
+        get_settings().talon_base_url + request.target,
+        headers=request.headers,
+        content=request.body,
+        extensions={"timeout": timeouts},
+    )
     started = time.perf_counter()
     try:
         with _watchdog(total):
-            response = client.request(
-                request.method, request.target, headers=request.headers, content=request.body, timeout=timeout
-            )
+            response = pool.handle_request(outgoing)
+            try:
+                body = response.read()
+            finally:
+                response.close()
     except _ExchangeTooLong:
         reset_client()  # the interrupted connection is in no state to be reused
         raise UpstreamTimeout("Talon.One did not answer in time") from None
@@ -147,7 +170,7 @@ def send(
     return UpstreamResponse(
         status=response.status_code,
         content_type=response.headers.get("content-type"),
-        body=response.content,
+        body=body,
         retry_after=parse_retry_after(response.headers.get("retry-after")),
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )

@@ -13,12 +13,12 @@ and repeats the request once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from pydantic_core import from_json
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -106,8 +106,8 @@ def _classify(operation: Operation, response: UpstreamResponse) -> UpstreamRespo
     if 200 <= status < 300:
         if status != 204 and response.body:
             try:
-                json.loads(response.body.decode())
-            except ValueError:  # not UTF-8 (UnicodeDecodeError) or not JSON
+                from_json(response.body)  # also refuses bytes that are not UTF-8
+            except ValueError:
                 logger.error(
                     "malformed upstream body",
                     extra={"operation": operation.name, "status": status, "length": len(response.body)},

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from local_gateway import aws_resources
 
 REGION = "eu-west-1"
@@ -23,7 +21,7 @@ IDEMPOTENCY_TABLE = "talon-gateway-idempotency"
 
 class MotoServer:
     def __init__(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = aws_resources.SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
     def start(self) -> str:
         self._server.start()

@@ -52,12 +52,15 @@ class RecordingUpstream:
                     )
                     answer = outer.answers.popleft() if outer.answers else outer.default
                 time.sleep(answer.delay)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except OSError:
+                    self.close_connection = True  # the gateway gave up waiting: nobody to answer
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's names
 

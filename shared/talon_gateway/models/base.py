@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class RequestModel(BaseModel):
@@ -36,3 +38,7 @@ class ResponseModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", defer_build=True)
+
+
+# Talon.One's integers are 64-bit: a larger one is refused here, not by Talon.One.
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]

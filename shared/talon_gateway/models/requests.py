@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import MISSING, AwareDatetime, Field, StrictFloat, StrictInt, StrictStr
-from talon_gateway.models.base import RequestModel
+from pydantic import MISSING, AwareDatetime, Field, StrictFloat, StrictStr
+from talon_gateway.models.base import Int64, RequestModel
 
 
 class AdditionalCost(RequestModel):
@@ -15,14 +15,14 @@ class AdditionalCost(RequestModel):
 
 class CartItemAdjustment(RequestModel):
     pay_from_loyalty_program: Annotated[
-        StrictInt,
+        Int64,
         Field(
             alias='payFromLoyaltyProgram',
             description='Loyalty Program to be used for payment',
         ),
     ]
     point_payment: Annotated[
-        StrictInt,
+        Int64,
         Field(alias='pointPayment', description='Amount of points to be spend', ge=1),
     ]
     remaining_price: Annotated[
@@ -80,7 +80,7 @@ class NewEvent(RequestModel):
 
 class NewReferral(RequestModel):
     campaign_id: Annotated[
-        StrictInt,
+        Int64,
         Field(
             alias='campaignId',
             description='ID of the campaign from which the referral received the referral code.',
@@ -119,7 +119,7 @@ class NewReferral(RequestModel):
 class CartItem(RequestModel):
     name: Annotated[StrictStr, Field(min_length=1)]
     sku: Annotated[StrictStr, Field(min_length=1)]
-    quantity: Annotated[StrictInt, Field(ge=1)]
+    quantity: Annotated[Int64, Field(ge=1)]
     price: StrictFloat
     category: StrictStr | MISSING = MISSING
     weight: Annotated[

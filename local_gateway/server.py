@@ -44,7 +44,9 @@ class Route:
             if pattern.startswith("{") and pattern.endswith("}"):
                 if not raw:
                     return None
-                values[pattern[1:-1]] = unquote(raw)
+                # Bytes that are not UTF-8 stay visible (as surrogates, which the gateway refuses)
+                # instead of turning silently into U+FFFD.
+                values[pattern[1:-1]] = unquote(raw, errors="surrogateescape")
             elif pattern != raw:
                 return None
         return values
@@ -118,7 +120,8 @@ class LocalGateway:
             def _serve(self) -> None:
                 gateway.handle(self)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server's names
+            # Every method reaches the router, which answers 404 JSON where no route matches.
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = _serve  # noqa: N815 - http.server's names
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
                 pass

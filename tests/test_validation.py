@@ -180,9 +180,9 @@ def test_request_models_are_strict(
 
 
 def test_numbers_that_are_not_finite_are_refused(recorded_gateway: RecordingUpstream, invoke: Invoke) -> None:
-    # Given a price written as 1e999 (infinite once parsed) and NaN
+    # Given a price and a total written as 1e999 and -1e999 (infinite once parsed)
     event = load_event("update_customer_session")
-    event["body"] = '{"cartItems":[{"name":"a","sku":"b","quantity":1,"price":1e999}],"total":NaN}'
+    event["body"] = '{"cartItems":[{"name":"a","sku":"b","quantity":1,"price":1e999}],"total":-1e999}'
 
     # When it is sent
     response = invoke("update_customer_session", event)
@@ -190,6 +190,14 @@ def test_numbers_that_are_not_finite_are_refused(recorded_gateway: RecordingUpst
     # Then both are refused by name
     assert response["statusCode"] == 400
     assert {("Invalid value", "/cartItems/0/price"), ("Invalid value", "/total")} <= problems(response)
+    assert recorded_gateway.requests == []
+
+
+def test_nan_is_not_json(recorded_gateway: RecordingUpstream, invoke: Invoke) -> None:
+    event = load_event("update_customer_session")
+    event["body"] = '{"total":NaN}'
+    response = invoke("update_customer_session", event)
+    assert problems(response) == {("Invalid JSON", "")}
     assert recorded_gateway.requests == []
 
 

@@ -81,6 +81,7 @@ def responses(
     return documented
 
 
-COUPON_VALUE = "The coupon code, percent-encoded as one path segment (SUMMER 20/50% → SUMMER%2020%2F50%25)"
-INTEGRATION_ID = "The customer profile's integration id, percent-encoded as one path segment"
-SESSION_ID = "The customer session's integration id, percent-encoded as one path segment"
+_IDENTIFIER = "percent-encoded as one path segment; not `.` or `..`, no control characters (else 400)"
+COUPON_VALUE = f"The coupon code, {_IDENTIFIER} (SUMMER 20/50% is SUMMER%2020%2F50%25)"
+INTEGRATION_ID = f"The customer profile's integration id, {_IDENTIFIER}"
+SESSION_ID = f"The customer session's integration id, {_IDENTIFIER}"

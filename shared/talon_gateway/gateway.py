@@ -67,9 +67,14 @@ _current: ContextVar[Guarded] = ContextVar("guarded")
 
 def _loads(text: str) -> Any:
     """JSON parsing for Powertools' validation: pydantic-core's parser (twice as fast as the
-    standard library's on a 50-item cart), every failure a JSONDecodeError so it reports a 400."""
+    standard library's on a 50-item cart), every failure a JSONDecodeError so it reports a 400.
+
+    NaN and Infinity are not JSON and are refused; nesting stops at 200 levels. Numbers are as
+    RFC 8259 allows: typed fields are bounded by the models (64-bit integers, finite floats),
+    free-form values (attributes) go to Talon.One as sent.
+    """
     try:
-        return from_json(text)
+        return from_json(text, allow_inf_nan=False)
     except ValueError as exc:  # malformed, nesting too deep, number out of range
         raise json.JSONDecodeError(f"unparsable JSON ({exc})", text, 0) from None
 
@@ -127,10 +132,18 @@ def _check_path_values(values: Mapping[str, str]) -> None:
         raise InvalidRequest(problems)
 
 
-def _check_body(raw: bytes, headers: Mapping[str, str]) -> None:
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in ("", "application/json"):
+def _check_body(raw: bytes, headers: Mapping[str, str], event: Mapping[str, Any]) -> None:
+    declared = headers.get("content-type", "")
+    media_type, _, parameters = declared.partition(";")
+    if media_type.strip().lower() not in ("", "application/json"):
         raise UnsupportedMediaType()
+    if media_type and media_type.strip() != "application/json":
+        # Media types are case-insensitive; Powertools' validation compares them as written.
+        canonical = "application/json" + (f";{parameters}" if parameters else "")
+        for field in ("headers", "multiValueHeaders"):
+            for name in list(event.get(field) or {}):
+                if name.lower() == "content-type":
+                    event[field][name] = canonical if field == "headers" else [canonical]
     try:
         raw.decode()
     except UnicodeDecodeError:
@@ -184,7 +197,7 @@ def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext
     _check_path_values(path_values)
     _check_query(operation, event)
     if operation.has_body:
-        _check_body(raw, headers)
+        _check_body(raw, headers, event)
     return Guarded(
         body=raw if operation.has_body else None,
         path_values=path_values,

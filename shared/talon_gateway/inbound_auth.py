@@ -45,7 +45,10 @@ def _bearer_valid(secrets: InboundSecrets, authorization: str) -> bool:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return False
-    presented = token.strip().encode()
+    try:
+        presented = token.strip().encode()
+    except UnicodeEncodeError:  # a lone surrogate, only possible in a crafted event
+        return False
     # Compare with every configured token, without stopping at a match, in constant time each.
     matches = [hmac.compare_digest(presented, t.get_secret_value().encode()) for t in secrets.bearer_tokens]
     return any(matches)

@@ -72,8 +72,21 @@ build: $(SAM_VENV)/.installed ## sam build (the layer and the 11 functions, for 
 	PATH="$(PY313_BIN):$$PATH" $(SAM) build
 
 .PHONY: bench
-bench: venv build ## Benchmarks: cold start, warm overhead, memory, artifact sizes
+bench: venv build ## Benchmarks: cold start, warm overhead, memory, artifact sizes (a few minutes)
 	$(PY) -m bench $(ARGS)
+
+.PHONY: load
+load: venv ## Load test of the local gateway: ARGS="--clients 16 --seconds 20"
+	$(PY) -m bench.load $(ARGS)
+
+.PHONY: lock
+lock: venv ## Re-pin the dependencies: requirements/dev.lock and the layer's shared/requirements.txt
+	$(PY) -m uv pip compile pyproject.toml --extra dev --python-version 3.13 --no-header \
+		--annotation-style line -o requirements/dev.lock
+	$(PY) -m uv pip compile pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+		--no-header --annotation-style line \
+		| grep -vE '^(boto3|botocore|s3transfer|jmespath|python-dateutil|six|urllib3)==' \
+		| cat shared/requirements.header - > shared/requirements.txt
 
 .PHONY: ci
 ci: lint test validate build ## What CI runs

@@ -44,6 +44,7 @@ COMMON_OPTIONS = [
     "--use-schema-description",
     "--disable-timestamp",
     "--formatters=builtin",
+    "--disable-future-imports",
 ]
 REQUEST_OPTIONS = [
     "--base-class=talon_gateway.models.base.RequestModel",

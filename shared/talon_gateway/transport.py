@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import email.utils
 import signal
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from types import FrameType
 from typing import Any
 
+import certifi
 import httpx
 
 from talon_gateway.config import get_settings
@@ -42,15 +45,32 @@ class UpstreamResponse:
     elapsed_ms: float
 
 
-def _new_pool(**options: Any) -> httpx.BaseTransport:
+@cache
+def ssl_context() -> ssl.SSLContext:
+    """TLS toward Talon.One, trusting certifi's CA bundle only.
+
+    httpcore's default loads the system's CAs and then certifi's: twice the work (about 45 ms
+    each on the benchmark machine) on every cold start for no additional trust.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _new_pool(*, verify: ssl.SSLContext | bool, **options: Any) -> httpx.BaseTransport:
+    if _override is not None:
+        return _override
     # Proxy and certificate settings come from code, not from ambient variables.
-    return _override if _override is not None else httpx.HTTPTransport(trust_env=False, **options)
+    return httpx.HTTPTransport(verify=verify, trust_env=False, **options)
 
 
 def new_client(*, base_url: str, timeout: httpx.Timeout) -> httpx.Client:
-    """A full httpx client for the gateway's other, rare calls (the secrets extension)."""
+    """A full httpx client for the gateway's other, rare calls: plain HTTP on loopback (the
+    secrets extension), so no TLS context is built for it."""
     return httpx.Client(
-        base_url=base_url, timeout=timeout, follow_redirects=False, trust_env=False, transport=_new_pool()
+        base_url=base_url,
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        transport=_new_pool(verify=False),
     )
 
 
@@ -58,9 +78,8 @@ def get_pool() -> httpx.BaseTransport:
     """The connection pool toward Talon.One, built on first use and reused while warm."""
     global _pool  # noqa: PLW0603 - one pool per execution environment is the point
     if _pool is None:
-        _pool = _new_pool(
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=50)
-        )
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=50)
+        _pool = _new_pool(verify=ssl_context(), limits=limits)
     return _pool
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): cold start, warm overhead, memory, artifact sizes, against baselines."""

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from local_gateway.process import GatewayProcess
 
 
 @dataclass
@@ -39,50 +35,6 @@ class Tally:
         with self.lock:
             self.latencies.append(seconds)
             self.statuses[status] += 1
-
-
-def start_gateway(workers: int) -> tuple[subprocess.Popen[str], str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TALON_", "POWERTOOLS_"))}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local_gateway",
-            "--port",
-            "0",
-            "--sandbox-port",
-            "0",
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    banner = []
-    for line in process.stdout:
-        banner.append(line)
-        if line.startswith("Ready."):
-            break
-    text = "".join(banner)
-    url = re.search(r"^Gateway: (\S+)", text, re.MULTILINE)
-    token = re.search(r"^Bearer token: (\S+)", text, re.MULTILINE)
-    if not (url and token):
-        process.kill()
-        raise SystemExit(f"the local gateway did not start:\n{text}")
-    # Keep draining its output (the functions' logs) so it never blocks on a full pipe.
-    stdout = process.stdout
-
-    def drain() -> None:
-        for _ in stdout:
-            pass
-
-    threading.Thread(target=drain, daemon=True).start()
-    return process, url.group(1), token.group(1)
 
 
 def client_loop(number: int, url: str, token: str, until: float, measure_from: float, tally: Tally) -> None:
@@ -137,7 +89,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="the gateway's execution environments")
     args = parser.parse_args()
 
-    process, url, token = start_gateway(args.workers)
+    running = GatewayProcess.start(workers=args.workers)
+    url, token = running.url, running.values["Bearer token"]
     tally = Tally()
     try:
         measure_from = time.monotonic() + args.warm_up
@@ -151,8 +104,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        running.stop()
 
     latencies = sorted(tally.latencies)
     errors = sum(count for status, count in tally.statuses.items() if not status.startswith("2"))

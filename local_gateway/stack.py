@@ -110,10 +110,17 @@ class LocalStack:
         aws_resources.create_tables(aws_endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE_NAME})
 
         self.environment = self._function_environment(aws_endpoint)
-        # Powertools reads its variables when the layer is imported (in the forkserver, which
-        # inherits this process's environment): set them here, before any worker starts.
+        # Powertools reads its variables when the layer is imported, in the forkserver, which
+        # inherits this process's environment when it starts: start it (with a first worker)
+        # under the functions' environment, then put this process's own back.
+        saved = dict(os.environ)
         os.environ.update(self.environment)
-        self._runtime = Runtime(self.environment, workers=self.workers)
+        try:
+            self._runtime = Runtime(self.environment, workers=self.workers)
+            self._runtime.call(os.getpid)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         self._gateway = LocalGateway(functions(), self._runtime, port=self.port)
         self._gateway.start()
         return self

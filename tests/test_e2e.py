@@ -7,14 +7,8 @@ admin endpoints, then stop it with SIGTERM and check that no process or port is 
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from local_gateway.template import ROOT
+from local_gateway.process import GatewayProcess
 from tests.support import log_tap, webhooks
 
 
@@ -48,59 +42,13 @@ def _port_open(url: str) -> bool:
         return probe.connect_ex((parts.hostname or "127.0.0.1", parts.port or 80)) == 0
 
 
-def _group_gone(group: int, within: float) -> bool:
-    """Whether every process of the group has exited (helpers such as the forkserver exit when
-    they see their parent gone, a moment after it)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[RunningGateway]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TALON_", "POWERTOOLS_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_gateway", "--port", "0", "--sandbox-port", "0", "--workers", "3"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    banner: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        banner.append(line.rstrip("\n"))
-        if line.startswith("Ready."):
-            break
-    text = "\n".join(banner)
+    running = GatewayProcess.start(workers=3, on_output=log_tap.record)
+    text = running.banner
     assert text.endswith("Ctrl-C stops everything."), text
-    found = {
-        key: re.search(rf"^{key}: (\S+)", text, re.MULTILINE)
-        for key in ("Gateway", "Talon.One", "Bearer token", "Webhook secret")
-    }
-    values = {key: match.group(1) for key, match in found.items() if match}
     curl = text[text.index("curl ") : text.index("\nOr: ")]
-    # Everything the gateway's processes print from now on is their log: keep reading it (a full
-    # pipe would block them) and hand it to the session's log check.
-    stdout = process.stdout
-
-    def keep_reading() -> None:
-        for line in stdout:
-            log_tap.record(line)
-
-    reader = threading.Thread(target=keep_reading, daemon=True)
-    reader.start()
+    values = running.values
     with httpx.Client(timeout=30) as client:
         yield RunningGateway(
             values["Gateway"],
@@ -112,10 +60,8 @@ def gateway() -> Iterator[RunningGateway]:
         )
 
     # Ctrl-C (SIGTERM here) stops everything: the process exits cleanly, nothing is left behind
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
-    reader.join(timeout=10)
-    assert _group_gone(process.pid, within=10), "processes of the local gateway outlived it"
+    assert running.stop() == 0
+    assert running.group_gone(within=10), "processes of the local gateway outlived it"
     assert not _port_open(values["Gateway"])
     assert not _port_open(values["Talon.One"])
 

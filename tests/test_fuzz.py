@@ -23,7 +23,6 @@ of the examples sent and the statuses seen per operation (with or without ``-s``
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,20 +152,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     """
     if not request.config.pluginmanager.has_plugin("talon-fuzz-summary"):
         request.config.pluginmanager.register(SummaryPlugin(), "talon-fuzz-summary")
-    saved = dict(os.environ)
-    running = LocalStack(port=0, sandbox_port=0, workers=2).start()
-    try:
-        warm_up = httpx.get(
-            f"{running.url}/v1/coupon_reservations/coupons/warm-up",
-            headers={"Authorization": f"Bearer {running.token}"},
-            timeout=60,
-        )
-        assert warm_up.status_code == 200, warm_up.text
-        os.environ.clear()
-        os.environ.update(saved)
+    with LocalStack(port=0, sandbox_port=0, workers=2) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

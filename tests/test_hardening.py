@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -121,20 +120,8 @@ def stack() -> Iterator[LocalStack]:
     inherits it; once one request has started the forkserver, the environment is put back as it
     was, so that this module's in-process tests (and the rest of the session) keep their own.
     """
-    saved = dict(os.environ)
-    running = LocalStack(port=0, sandbox_port=0, workers=2).start()
-    try:
-        warm_up = httpx.get(
-            f"{running.url}/v1/coupon_reservations/coupons/warm-up",
-            headers={"Authorization": f"Bearer {running.token}"},
-            timeout=60,
-        )
-        assert warm_up.status_code == 200, warm_up.text
-        os.environ.clear()
-        os.environ.update(saved)
+    with LocalStack(port=0, sandbox_port=0, workers=2) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

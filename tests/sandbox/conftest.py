@@ -135,3 +135,15 @@ def effects_of(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     data = response.json()
     effects = data["effects"] if "effects" in data else data["event"]["effects"]
     return [(e["effectType"], e["props"]) for e in effects]
+
+
+# Every responseContent value of spec/README.md, written out here rather than taken from the sandbox.
+FULL_V2 = [
+    "customerSession",
+    "customerProfile",
+    "coupons",
+    "triggeredCampaigns",
+    "referral",
+    "loyalty",
+    "event",
+]

@@ -9,17 +9,7 @@ import httpx
 
 from sandbox import Sandbox, Spec
 
-from .conftest import item
-
-FULL_V2 = [
-    "customerSession",
-    "customerProfile",
-    "coupons",
-    "triggeredCampaigns",
-    "referral",
-    "loyalty",
-    "event",
-]
+from .conftest import FULL_V2, item
 
 
 def _calls() -> list[tuple[str, str, str, Any, int]]:

@@ -9,7 +9,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import effects_of, item, v2
+from .conftest import FULL_V2, effects_of, item, v2
 
 Uid = Callable[[str], str]
 CART = [item(price=40, quantity=2)]  # cart total 80
@@ -196,15 +196,7 @@ def test_response_content_defaults_to_the_three_lists(client: httpx.Client, uid:
 
 def test_response_content_is_honoured(client: httpx.Client, uid: Uid) -> None:
     # Given every documented responseContent value plus an unknown one
-    content = [
-        "customerSession",
-        "customerProfile",
-        "coupons",
-        "triggeredCampaigns",
-        "referral",
-        "loyalty",
-        "event",
-    ]
+    content = FULL_V2
     session = {"profileId": uid("p"), "couponCodes": ["SUMMER20", "NOPE"], "referralCode": "REF-ADA-0001"}
     # When updating
     data = v2(client, uid("s"), session, *content, "bogus").json()

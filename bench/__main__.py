@@ -196,10 +196,11 @@ def main() -> int:
             f"| gateway (secrets through the Lambda extension) | {gateway_v2['cold_ms']:.0f} | {gateway_v2['p50_ms']:.3f} | {gateway_v2['p99_ms']:.3f} | {gateway_v2['peak_rss_mb']:.0f} |"
         )
     for name, figures in baselines.items():
-        print(
-            f"| {name} | {figures['cold_ms']:.0f} | {figures.get('p50_ms', float('nan')):.3f} | "
-            f"{figures.get('p99_ms', float('nan')):.3f} | {figures.get('peak_rss_mb', float('nan')):.0f} |"
-        )
+        cells = [f"{figures['cold_ms']:.0f}"] + [
+            f"{figures[key]:.3f}" if key in figures else "-" for key in ("p50_ms", "p99_ms")
+        ]
+        cells.append(f"{figures['peak_rss_mb']:.0f}" if "peak_rss_mb" in figures else "-")
+        print(f"| {name} | {' | '.join(cells)} |")
     if gateway_v2:
         naive = baselines["(b) naive: eager imports and clients"]["cold_ms"]
         floor = baselines["(a) floor: standard library only"]["p50_ms"]

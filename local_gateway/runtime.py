@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -21,6 +22,9 @@ _PRELOAD = ["local_gateway.preload"]
 
 
 def _start_environment(environment: Mapping[str, str]) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the pool, the workers need not
+    # die mid-wait with a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
     ensure_layer_on_path()
 

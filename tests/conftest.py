@@ -23,7 +23,10 @@ os.environ.update(
     }
 )
 
+import httpx
+
 from local_gateway.functions import LambdaContext, load_handler
+from local_gateway.stack import LocalStack
 from local_gateway.template import FunctionSpec, functions
 from tests.support import aws, log_tap
 from tests.support.upstream import RecordingUpstream
@@ -86,6 +89,19 @@ def gateway_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable
 def recorded_gateway(gateway_env: Callable[[str], None], upstream: RecordingUpstream) -> RecordingUpstream:
     gateway_env(upstream.url)
     return upstream
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    """What `make run` starts, in-process: moto, the sandbox, the gateway on loopback (2 environments)."""
+    with LocalStack(port=0, sandbox_port=0, workers=2) as running:
+        yield running
+
+
+def reset_sandbox(stack: LocalStack) -> None:
+    """The sandbox back to its seed, its request log empty."""
+    answer = httpx.post(f"{stack.talon_url}/_sandbox/reset", timeout=10)
+    assert answer.status_code == 204
 
 
 SPECS: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in functions()}

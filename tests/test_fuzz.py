@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -37,6 +36,7 @@ from schemathesis import Case
 
 from local_gateway.stack import LocalStack
 from local_gateway.template import ROOT
+from tests.conftest import reset_sandbox
 
 OPENAPI = ROOT / "docs" / "openapi.json"
 SEED = 20260101
@@ -143,24 +143,17 @@ class SummaryPlugin:
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """moto + the sandbox + the gateway on loopback, 2 execution environments.
-
-    LocalStack exports the functions' environment into this process so that the forkserver
-    inherits it; once one request has started the forkserver, the environment is put back as it
-    was, so that the in-process tests of the session keep their own configuration.
-    """
+def stack(request: pytest.FixtureRequest, local_stack: LocalStack) -> LocalStack:
+    """The local gateway; the fuzzing summary is printed at the end of the session."""
     if not request.config.pluginmanager.has_plugin("talon-fuzz-summary"):
         request.config.pluginmanager.register(SummaryPlugin(), "talon-fuzz-summary")
-    with LocalStack(port=0, sandbox_port=0, workers=2) as running:
-        yield running
+    return local_stack
 
 
 @pytest.fixture
 def fresh_sandbox(stack: LocalStack) -> None:
     """Each operation starts from the sandbox's seed, whatever ran before it (``-k`` included)."""
-    reset = httpx.post(f"{stack.talon_url}/_sandbox/reset", timeout=10)
-    assert reset.status_code == 204
+    reset_sandbox(stack)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import base64
 import http.client
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +29,7 @@ import pytest
 
 from local_gateway.stack import LocalStack
 from talon_gateway.config import Settings
-from tests.conftest import Invoke, body_json, header, load_event
+from tests.conftest import Invoke, body_json, header, load_event, reset_sandbox
 from tests.support.upstream import RecordingUpstream
 
 # ----------------------------------------------------------------------------------------------
@@ -112,24 +112,11 @@ class Gateway:
         return requests
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    """moto + the sandbox + the gateway on loopback, 2 execution environments.
-
-    LocalStack exports the functions' environment into this process so that the forkserver
-    inherits it; once one request has started the forkserver, the environment is put back as it
-    was, so that this module's in-process tests (and the rest of the session) keep their own.
-    """
-    with LocalStack(port=0, sandbox_port=0, workers=2) as running:
-        yield running
-
-
 @pytest.fixture
-def gateway(stack: LocalStack) -> Gateway:
+def gateway(local_stack: LocalStack) -> Gateway:
     """The local gateway, with the sandbox back to its seed and its request log empty."""
-    reset = httpx.post(f"{stack.talon_url}/_sandbox/reset", timeout=10)
-    assert reset.status_code == 204
-    return Gateway(stack)
+    reset_sandbox(local_stack)
+    return Gateway(local_stack)
 
 
 def event_with(

@@ -27,10 +27,9 @@ class FieldProblem:
 class InvalidRequest(GatewayError):
     """The request is malformed in a way found before (or instead of) model validation."""
 
-    def __init__(self, problems: list[FieldProblem], status: int = 400) -> None:
+    def __init__(self, problems: list[FieldProblem]) -> None:
         super().__init__("invalid request")
         self.problems = problems
-        self.status = status
 
 
 class PayloadTooLarge(GatewayError):
@@ -135,7 +134,7 @@ class UpstreamTimeout(UpstreamError):
     """No answer from Talon.One within the deadline."""
 
     def __init__(self, message: str, *, sent: bool = True, attempts: int = 1) -> None:
-        super().__init__(message, retry_after=1.0, attempts=attempts)
+        super().__init__(message, attempts=attempts)
         self.sent = sent
 
 

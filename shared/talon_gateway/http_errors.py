@@ -104,7 +104,7 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
         case RequestValidationError():
             return error_response(400, "The request is invalid", problems_from_validation(exc.errors()))
         case InvalidRequest():
-            return error_response(exc.status, "The request is invalid", exc.problems)
+            return error_response(400, "The request is invalid", exc.problems)
         case PayloadTooLarge():
             return error_response(413, f"The body is larger than the limit of {exc.limit} bytes")
         case UnsupportedMediaType() | RequestUnsupportedContentType():
@@ -133,7 +133,7 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
             return error_response(502, "The gateway's credentials for Talon.One were refused")
         case UpstreamTimeout():
             logger.error("Talon.One timed out", extra={"attempts": exc.attempts})
-            return error_response(504, "Talon.One did not answer in time", retry_after=exc.retry_after)
+            return error_response(504, "Talon.One did not answer in time", retry_after=RETRY_AFTER_SECONDS)
         case UpstreamMalformed():
             return error_response(
                 502, "Talon.One answered with a malformed body", retry_after=RETRY_AFTER_SECONDS

@@ -185,11 +185,7 @@ def call(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if (
-            isinstance(exc, UpstreamError)
-            and exc.retry_after is not None
-            and not isinstance(exc, UpstreamTimeout)
-        ):
+        if isinstance(exc, UpstreamError) and exc.retry_after is not None:
             return exc.retry_after
         return float(_backoff(state))
 

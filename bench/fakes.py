@@ -160,7 +160,7 @@ class FakeNetworkTransport(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not self._ready:
-            from talon_gateway.transport import ssl_context
+            from talon_gateway.upstream.transport import ssl_context
 
             self._pool = httpcore.ConnectionPool(ssl_context=ssl_context(), network_backend=self._backend)
             self._ready = True

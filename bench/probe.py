@@ -76,7 +76,8 @@ T2 = time.perf_counter()
 if VARIANT != "floor":
     from bench.fakes import FakeBackend, FakeNetworkTransport, responder
     from bench.inmemory import InMemoryPersistenceLayer
-    from talon_gateway import idempotency, transport
+    from talon_gateway.delivery import idempotency
+    from talon_gateway.upstream import transport
 
     transport.use_transport(FakeNetworkTransport(FakeBackend(responder(SECRETS))))
     idempotency.use_persistence(InMemoryPersistenceLayer())

@@ -50,8 +50,10 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     """Each test starts like a cold execution environment: no cached settings, secrets or pool."""
-    from talon_gateway import idempotency, secrets, transport
+    from talon_gateway import secrets
     from talon_gateway.config import get_settings
+    from talon_gateway.delivery import idempotency
+    from talon_gateway.upstream import transport
 
     def clear() -> None:
         get_settings.cache_clear()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from local_gateway import aws_resources
-from talon_gateway import upstream
+from talon_gateway.upstream import policy as upstream
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
 from tests.support.upstream import Answer, RecordingUpstream
@@ -250,7 +250,7 @@ def test_talon_one_4xx_passes_through_byte_for_byte_without_retry(
 def test_conflict_and_throttling_are_retried_then_passed_through(
     status: int, recorded_gateway: RecordingUpstream, invoke: Invoke
 ) -> None:
-    from talon_gateway import upstream
+    from talon_gateway.upstream import policy as upstream
 
     # Given Talon.One refuses a POST without an idempotency key on every attempt
     talon_body = talon_error_body(status, "Busy")
@@ -376,7 +376,7 @@ FAILURES = [
 def test_talon_one_5xx_becomes_502_with_retry_after(
     failure: Failure, recorded_gateway: RecordingUpstream, invoke: Invoke
 ) -> None:
-    from talon_gateway import upstream
+    from talon_gateway.upstream import policy as upstream
 
     # Given Talon.One fails on every attempt, with internals in its body
     extra = {"Retry_After": failure.talon_retry_after} if failure.talon_retry_after else {}
@@ -459,7 +459,7 @@ def test_talon_one_unreachable_is_a_502_with_retry_after(
 def test_talon_one_too_slow_is_a_504_with_retry_after(
     function: str, repeated: bool, slow_gateway: SlowTalon, invoke: Invoke
 ) -> None:
-    from talon_gateway import upstream
+    from talon_gateway.upstream import policy as upstream
 
     # Given Talon.One takes longer than the read timeout to answer
     event = fresh_event(function)
@@ -522,8 +522,8 @@ def test_a_2xx_with_a_malformed_body_is_a_502_logged_without_its_content(
 @pytest.mark.parametrize(
     "target",
     [
-        pytest.param("talon_gateway.upstream.call", id="while-forwarding"),
-        pytest.param("talon_gateway.gateway.authenticate", id="while-guarding"),
+        pytest.param("talon_gateway.upstream.policy.call", id="while-forwarding"),
+        pytest.param("talon_gateway.api.app.authenticate", id="while-guarding"),
     ],
 )
 def test_an_unexpected_failure_is_a_bare_500(

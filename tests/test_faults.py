@@ -6,7 +6,7 @@ The handlers run in-process with a Lambda context of ``CONTEXT_TIMEOUT_S``, so t
 deadline (``upstream.Deadline``: min(29 s, remaining) - margin) is ``DEADLINE`` seconds, and
 with short per-attempt timeouts, so retries and their limits show within a few seconds.
 
-What the policy of ``talon_gateway.upstream`` implies for each row (GET/PUT are repeatable; a
+What the policy of ``talon_gateway.upstream.policy`` implies for each row (GET/PUT are repeatable; a
 POST without Idempotency-Key is not):
 
 - latency past the read timeout: GET/PUT retry until the deadline, then 504; the POST is
@@ -38,7 +38,8 @@ import pytest
 
 from local_gateway.functions import LambdaContext, load_handler
 from sandbox import FaultAction, Sandbox, SandboxCredentials
-from talon_gateway import transport, upstream
+from talon_gateway.upstream import policy as upstream
+from talon_gateway.upstream import transport
 from tests.conftest import SPECS, header, load_event
 from tests.support import aws
 

@@ -199,7 +199,7 @@ def test_the_connection_pool_is_reused_across_warm_invocations(
     recorded_gateway: RecordingUpstream, invoke: Invoke
 ) -> None:
     # Given a warm execution environment
-    from talon_gateway import transport
+    from talon_gateway.upstream import transport
 
     invoke("get_reserved_coupons", load_event("get_reserved_coupons"))
     client = transport.get_pool()

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from talon_gateway import secrets, snapstart, transport
+from talon_gateway import secrets
+from talon_gateway.api import snapstart
+from talon_gateway.upstream import transport
 from tests.conftest import Invoke, load_event
 from tests.support.upstream import RecordingUpstream
 
@@ -50,6 +52,6 @@ def test_hooks_are_registered_where_the_runtime_offers_them(monkeypatch: pytest.
     assert registered == {"before": snapstart.before_snapshot, "after": snapstart.after_restore}
 
     # and the snapshot holds the modules keyed writes load lazily
-    monkeypatch.delitem(sys.modules, "talon_gateway.idempotency", raising=False)
+    monkeypatch.delitem(sys.modules, "talon_gateway.delivery.idempotency", raising=False)
     snapstart.before_snapshot()
-    assert "talon_gateway.idempotency" in sys.modules
+    assert "talon_gateway.delivery.idempotency" in sys.modules

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from talon_gateway.docs import COUPON_VALUE, responses
-from talon_gateway.gateway import build_app, forward, lambda_handler_for
+from talon_gateway.api.app import build_app, forward, lambda_handler_for
+from talon_gateway.api.docs import COUPON_VALUE, responses
 from talon_gateway.models import requests
 from talon_gateway.operations import DELETE_COUPON_RESERVATION
 

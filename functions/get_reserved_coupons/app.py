@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from talon_gateway.docs import INTEGRATION_ID, responses
-from talon_gateway.gateway import build_app, forward, lambda_handler_for
+from talon_gateway.api.app import build_app, forward, lambda_handler_for
+from talon_gateway.api.docs import INTEGRATION_ID, responses
 from talon_gateway.models import responses as models
 from talon_gateway.operations import GET_RESERVED_COUPONS
 

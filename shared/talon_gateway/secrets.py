@@ -32,10 +32,10 @@ from pydantic import (
     model_validator,
 )
 
-from talon_gateway import transport
 from talon_gateway.config import aws_client_config, get_settings
 from talon_gateway.errors import ConfigurationError, SecretsUnavailable
 from talon_gateway.observability import logger
+from talon_gateway.upstream import transport
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider

@@ -15,11 +15,12 @@ import importlib
 import random
 import sys
 
-from talon_gateway import secrets, transport
+from talon_gateway import secrets
 from talon_gateway.observability import logger
+from talon_gateway.upstream import transport
 
 # Loaded before the snapshot: the idempotency adapter (boto3, DynamoDB) of keyed writes.
-PRELOAD = ("talon_gateway.idempotency",)
+PRELOAD = ("talon_gateway.delivery.idempotency",)
 
 
 def before_snapshot() -> None:
@@ -30,7 +31,7 @@ def before_snapshot() -> None:
 def after_restore() -> None:
     transport.reset_client()
     secrets.clear_caches()
-    idempotency = sys.modules.get("talon_gateway.idempotency")
+    idempotency = sys.modules.get("talon_gateway.delivery.idempotency")
     if idempotency is not None:
         idempotency.reset()
     random.seed()

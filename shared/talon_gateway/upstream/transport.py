@@ -29,7 +29,7 @@ import httpx
 
 from talon_gateway.config import get_settings
 from talon_gateway.errors import UpstreamTimeout, UpstreamUnavailable
-from talon_gateway.signing import UpstreamRequest
+from talon_gateway.upstream.request import UpstreamRequest
 
 # Replaces the network for every outgoing request (benchmarks); None: real HTTP.
 _override: httpx.BaseTransport | None = None

@@ -29,19 +29,20 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic_core import from_json
 
-from talon_gateway import http_errors, snapstart, upstream
+from talon_gateway.api import http_errors, snapstart
 from talon_gateway.config import get_settings
-from talon_gateway.delivery import Delivery
+from talon_gateway.delivery.record import Delivery
 from talon_gateway.errors import (
     FieldProblem,
     InvalidRequest,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from talon_gateway.inbound_auth import authenticate
+from talon_gateway.inbound.auth import authenticate
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
 from talon_gateway.secrets import get_inbound_secrets
+from talon_gateway.upstream import policy as upstream
 
 CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENCY_KEY_HEADERS = ("idempotency-key", "webhook-id")
@@ -227,7 +228,7 @@ def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = N
     if guarded.idempotency_key is None:
         delivery = send()
     else:
-        from talon_gateway import idempotency  # boto3 and DynamoDB only for keyed writes
+        from talon_gateway.delivery import idempotency
 
         delivery = idempotency.deliver_once(
             operation,
@@ -265,7 +266,7 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             builder = ResponseBuilder[APIGatewayProxyEvent](http_errors.response_for(exc))
             return _with_correlation_id(builder.build(APIGatewayProxyEvent(event)), request_id)
         if guarded.idempotency_key is not None:
-            from talon_gateway import idempotency
+            from talon_gateway.delivery import idempotency
 
             idempotency.register(context)
         token = _current.set(guarded)

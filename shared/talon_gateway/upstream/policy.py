@@ -29,7 +29,6 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from talon_gateway import transport
 from talon_gateway.config import get_settings
 from talon_gateway.errors import (
     UpstreamAuthRejected,
@@ -42,8 +41,9 @@ from talon_gateway.errors import (
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
 from talon_gateway.secrets import get_talon_credentials
-from talon_gateway.signing import build_request
-from talon_gateway.transport import UpstreamResponse
+from talon_gateway.upstream import transport
+from talon_gateway.upstream.request import build_request
+from talon_gateway.upstream.transport import UpstreamResponse
 
 MAX_ATTEMPTS = 4
 # API Gateway (REST) gives up on an integration after 29 s; stop well before either limit.

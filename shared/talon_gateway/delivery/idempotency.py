@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talon_gateway.config import aws_client_config, get_settings
-from talon_gateway.delivery import Delivery
+from talon_gateway.delivery.record import Delivery
 from talon_gateway.errors import (
     ConfigurationError,
     IdempotencyInProgress,

@@ -523,7 +523,7 @@ def test_a_2xx_with_a_malformed_body_is_a_502_logged_without_its_content(
     "target",
     [
         pytest.param("talon_gateway.upstream.policy.call", id="while-forwarding"),
-        pytest.param("talon_gateway.api.app.authenticate", id="while-guarding"),
+        pytest.param("talon_gateway.inbound.guard.authenticate", id="while-guarding"),
     ],
 )
 def test_an_unexpected_failure_is_a_bare_500(

@@ -14,28 +14,19 @@ in this execution environment is used; with none, callers get ``SecretsUnavailab
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlencode
 
-import httpx
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretBytes,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ValidationError
 
-from talon_gateway.config import aws_client_config, get_settings
+from talon_gateway.config import aws_client_config
 from talon_gateway.errors import ConfigurationError, SecretsUnavailable
 from talon_gateway.observability import logger
-from talon_gateway.upstream import transport
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -46,47 +37,6 @@ EXTENSION_PORT_ENV = "SECRETS_EXTENSION_PORT"
 # Per secret, the last value read that parsed, with its model: reused while Powertools hands
 # back the same cached dict, and the fallback when Secrets Manager cannot be reached.
 _known: dict[str, tuple[dict[str, Any], BaseModel]] = {}
-
-
-class TalonCredentials(BaseModel):
-    """The secret named by TALON_SECRET_ID: the API key, or the application id and key, or all."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-
-    api_key: SecretStr | None = Field(default=None, alias="apiKey", min_length=1)
-    application_id: str | None = Field(default=None, alias="applicationId", min_length=1)
-    application_key: SecretBytes | None = Field(default=None, alias="applicationKey")
-
-    @field_validator("application_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: object) -> object:
-        # Talon.One shows application ids as numbers; accept 42 as well as "42".
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("application_key", mode="before")
-    @classmethod
-    def _key_from_hex(cls, value: object) -> object:
-        if not isinstance(value, str) or not value:
-            raise ValueError("must be a non-empty hex string")
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            raise ValueError("must be a hex string") from None
-
-    @model_validator(mode="after")
-    def _one_scheme_at_least(self) -> TalonCredentials:
-        if self.api_key is None and (self.application_id is None or self.application_key is None):
-            raise ValueError("needs apiKey, or applicationId and applicationKey, or all three")
-        return self
-
-
-class InboundSecrets(BaseModel):
-    """The secret named by INBOUND_SECRET_ID: what callers of the gateway may present."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-
-    webhook_secrets: tuple[SecretStr, ...] = Field(default=(), alias="webhookSecrets")
-    bearer_tokens: tuple[SecretStr, ...] = Field(default=(), alias="bearerTokens")
 
 
 class _Unreadable(Exception):
@@ -124,31 +74,41 @@ def _max_age() -> float:
 
 
 class _Extension:
-    """The AWS Parameters and Secrets Lambda Extension, cached here too for the same max age."""
+    """The AWS Parameters and Secrets Lambda Extension, cached here too for the same max age.
+
+    Plain HTTP on loopback with the standard library: one request per secret and max age does
+    not need a connection pool, and this module stays below the upstream client.
+    """
 
     def __init__(self, port: int) -> None:
-        self._client = transport.new_client(
-            base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(2.0, connect=0.5)
-        )
+        self._port = port
         self._cache: dict[str, tuple[float, Any]] = {}
+
+    def _get(self, secret_id: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=2.0)
+        try:
+            connection.request(
+                "GET",
+                f"/secretsmanager/get?{urlencode({'secretId': secret_id})}",
+                headers={"X-Aws-Parameters-Secrets-Token": os.environ.get("AWS_SESSION_TOKEN", "")},
+            )
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
 
     def read(self, secret_id: str) -> Any:
         hit = self._cache.get(secret_id)
         if hit is not None and time.monotonic() < hit[0]:
             return hit[1]
-        token = os.environ.get("AWS_SESSION_TOKEN", "")
         try:
-            response = self._client.get(
-                "/secretsmanager/get",
-                params={"secretId": secret_id},
-                headers={"X-Aws-Parameters-Secrets-Token": token},
-            )
-        except httpx.HTTPError as exc:
+            status, body = self._get(secret_id)
+        except (OSError, http.client.HTTPException) as exc:
             raise _Unreadable(type(exc).__name__) from None
-        if response.status_code != 200:
-            raise _Unreadable(f"extension answered {response.status_code}")
+        if status != 200:
+            raise _Unreadable(f"extension answered {status}")
         try:
-            value = json.loads(response.json()["SecretString"])
+            value = json.loads(json.loads(body)["SecretString"])
         except (ValueError, KeyError, TypeError):
             raise _NotJson from None
         self._cache[secret_id] = (time.monotonic() + _max_age(), value)
@@ -167,7 +127,7 @@ def _read(secret_id: str, *, force_fetch: bool) -> Any:
     return _read_with_sdk(secret_id, force_fetch=force_fetch)
 
 
-def _load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) -> M:
+def load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) -> M:
     known = _known.get(secret_id)
     try:
         raw = _read(secret_id, force_fetch=force_fetch)
@@ -191,18 +151,6 @@ def _load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) ->
         raise ConfigurationError(f"secret {secret_id} is malformed at: {fields}") from None
     _known[secret_id] = (raw, parsed)
     return parsed
-
-
-def get_talon_credentials(*, force_fetch: bool = False) -> TalonCredentials:
-    """Credentials toward Talon.One; ``force_fetch`` bypasses the cache after a 401/403."""
-    return _load(TalonCredentials, get_settings().talon_secret_id, force_fetch=force_fetch)
-
-
-def get_inbound_secrets() -> InboundSecrets:
-    secret_id = get_settings().inbound_secret_id
-    if secret_id is None:
-        raise ConfigurationError("INBOUND_SECRET_ID is not set")
-    return _load(InboundSecrets, secret_id, force_fetch=False)
 
 
 def clear_caches() -> None:

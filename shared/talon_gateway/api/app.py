@@ -14,12 +14,9 @@ middleware could run, and nothing may parse a body from an unauthenticated calle
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -30,36 +27,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic_core import from_json
 
 from talon_gateway.api import http_errors, snapstart
-from talon_gateway.config import get_settings
 from talon_gateway.delivery.record import Delivery
-from talon_gateway.errors import (
-    FieldProblem,
-    InvalidRequest,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
-from talon_gateway.inbound.auth import authenticate
+from talon_gateway.inbound.guard import Guarded, guard
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
-from talon_gateway.secrets import get_inbound_secrets
 from talon_gateway.upstream import policy as upstream
 
 CORRELATION_HEADER = "X-Correlation-Id"
-IDEMPOTENCY_KEY_HEADERS = ("idempotency-key", "webhook-id")
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Guarded:
-    """What the guard established about the request being served, for ``forward``."""
-
-    body: bytes | None  # the exact bytes to forward (None: the operation has no body)
-    path_values: dict[str, str]  # decoded by API Gateway (REST keeps ``path`` encoded)
-    idempotency_key: str | None
-    deadline: upstream.Deadline
 
 
 # The request being served by this execution environment (one at a time, as in Lambda).
@@ -85,126 +62,6 @@ def build_app(router: Router) -> APIGatewayRestResolver:
     app.include_router(router)
     http_errors.register(app)
     return app
-
-
-def _raw_body(event: Mapping[str, Any]) -> bytes:
-    """The body exactly as the caller sent it (API Gateway base64-encodes binary bodies)."""
-    text: str | None = event.get("body")
-    if not text:
-        return b""
-    limit = get_settings().max_body_bytes
-    # Base64 text is 4/3 of its bytes: refuse clearly oversized bodies before decoding them.
-    if len(text) > limit * 4 // 3 + 4:
-        raise PayloadTooLarge(limit)
-    try:
-        raw = base64.b64decode(text, validate=True) if event.get("isBase64Encoded") else text.encode()
-    except (binascii.Error, UnicodeEncodeError):
-        raise InvalidRequest(
-            [FieldProblem("Invalid body", "The body cannot be decoded", pointer="")]
-        ) from None
-    if len(raw) > limit:
-        raise PayloadTooLarge(limit)
-    return raw
-
-
-def _check_query(operation: Operation, event: Mapping[str, Any]) -> None:
-    """Unknown query parameters are refused by name, like unknown body fields."""
-    names = set(event.get("multiValueQueryStringParameters") or {}) | set(
-        event.get("queryStringParameters") or {}
-    )
-    unknown = sorted(names.difference(operation.query_params))
-    if unknown:
-        raise InvalidRequest(
-            [
-                FieldProblem("Unknown parameter", "This query parameter is not accepted", parameter=n)
-                for n in unknown
-            ]
-        )
-
-
-def _check_path_values(values: Mapping[str, str]) -> None:
-    """Path parameters are identifiers: not dot segments, no control characters (NUL included)."""
-    problems = [
-        FieldProblem("Invalid value", "Not a valid identifier", parameter=name)
-        for name, value in values.items()
-        if value in (".", "..") or not value.isprintable()
-    ]
-    if problems:
-        raise InvalidRequest(problems)
-
-
-def _check_body(raw: bytes, headers: Mapping[str, str], event: Mapping[str, Any]) -> None:
-    declared = headers.get("content-type", "")
-    media_type, _, parameters = declared.partition(";")
-    if media_type.strip().lower() not in ("", "application/json"):
-        raise UnsupportedMediaType()
-    if media_type and media_type.strip() != "application/json":
-        # Media types are case-insensitive; Powertools' validation compares them as written.
-        canonical = "application/json" + (f";{parameters}" if parameters else "")
-        for field in ("headers", "multiValueHeaders"):
-            for name in list(event.get(field) or {}):
-                if name.lower() == "content-type":
-                    event[field][name] = canonical if field == "headers" else [canonical]
-    try:
-        raw.decode()
-    except UnicodeDecodeError:
-        raise InvalidRequest(
-            [FieldProblem("Invalid body", "The body is not valid UTF-8", pointer="")]
-        ) from None
-
-
-def _headers(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
-    """Headers by lower-case name (last value wins), and the names that came more than once.
-
-    API Gateway REST keeps the caller's case and lists repeated headers in multiValueHeaders.
-    """
-    values: dict[str, list[str]] = {}
-    multi = event.get("multiValueHeaders") or {
-        name: [value] for name, value in (event.get("headers") or {}).items()
-    }
-    for name, listed in multi.items():
-        values.setdefault(name.lower(), []).extend(listed or [])
-    headers = {name: listed[-1] for name, listed in values.items() if listed}
-    return headers, {name for name, listed in values.items() if len(listed) > 1}
-
-
-def idempotency_key(headers: Mapping[str, str]) -> str | None:
-    """The caller's key (``Idempotency-Key``, else ``webhook-id``), checked to be a sane token."""
-    for name in IDEMPOTENCY_KEY_HEADERS:
-        value = headers.get(name)
-        if value is None:
-            continue
-        if (
-            not value
-            or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH
-            or not (value.isascii() and value.isprintable())
-        ):
-            detail = f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
-            raise InvalidRequest([FieldProblem("Invalid idempotency key", detail, parameter=name)])
-        return value
-    return None
-
-
-def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext) -> Guarded:
-    """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal.
-
-    The size limit comes first so that nobody, authenticated or not, makes the function hash
-    megabytes; authentication comes before anything else is looked at.
-    """
-    headers, repeated = _headers(event)
-    raw = _raw_body(event)
-    authenticate(get_inbound_secrets(), headers, raw, repeated)
-    path_values: dict[str, str] = event.get("pathParameters") or {}
-    _check_path_values(path_values)
-    _check_query(operation, event)
-    if operation.has_body:
-        _check_body(raw, headers, event)
-    return Guarded(
-        body=raw if operation.has_body else None,
-        path_values=path_values,
-        idempotency_key=idempotency_key(headers) if operation.is_write else None,
-        deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
-    )
 
 
 def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = None) -> Response[str]:

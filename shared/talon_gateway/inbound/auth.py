@@ -16,7 +16,7 @@ from functools import lru_cache
 from standardwebhooks import Webhook
 
 from talon_gateway.errors import ConfigurationError, Unauthenticated
-from talon_gateway.secrets import InboundSecrets
+from talon_gateway.inbound.credentials import InboundSecrets
 
 _WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 

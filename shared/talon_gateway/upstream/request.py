@@ -21,7 +21,7 @@ from talon_gateway.errors import ConfigurationError
 from talon_gateway.operations import Operation
 
 if TYPE_CHECKING:
-    from talon_gateway.secrets import TalonCredentials
+    from talon_gateway.upstream.credentials import TalonCredentials
 
 USER_AGENT = "talon-gateway/0.1"
 

@@ -62,18 +62,6 @@ def _new_pool(*, verify: ssl.SSLContext | bool, **options: Any) -> httpx.BaseTra
     return httpx.HTTPTransport(verify=verify, trust_env=False, **options)
 
 
-def new_client(*, base_url: str, timeout: httpx.Timeout) -> httpx.Client:
-    """A full httpx client for the gateway's other, rare calls: plain HTTP on loopback (the
-    secrets extension), so no TLS context is built for it."""
-    return httpx.Client(
-        base_url=base_url,
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,
-        transport=_new_pool(verify=False),
-    )
-
-
 def get_pool() -> httpx.BaseTransport:
     """The connection pool toward Talon.One, built on first use and reused while warm."""
     global _pool  # noqa: PLW0603 - one pool per execution environment is the point

@@ -1,7 +1,9 @@
 """Transport-independent request handling: routing, faults, auth, validation, operations, admin.
 
 The HTTP layer (server.py) turns bytes into a Request and writes back the Reply; everything
-Talon.One-specific happens here, under one lock for the state.
+Talon.One-specific happens here. The state sits behind one lock; writes also hold their
+entity (session or profile) while they are processed, so a parallel write to the same entity
+gets Talon.One's 409 instead of waiting.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import ipaddress
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
@@ -19,12 +23,22 @@ from urllib.parse import parse_qsl
 
 from sandbox.auth import authenticate
 from sandbox.credentials import SandboxCredentials
-from sandbox.errors import ApiError, bad_request, error_body, not_found, reason
+from sandbox.errors import (
+    CONCURRENT_PROFILE_MESSAGE,
+    CONCURRENT_SESSION_MESSAGE,
+    ApiError,
+    bad_request,
+    conflict,
+    error_body,
+    not_found,
+    reason,
+)
 from sandbox.faults import SHORT_CIRCUIT, Fault, FaultQueue
 from sandbox.model import iso
+from sandbox.operations import HANDLERS, Call, Handler
 from sandbox.seed import Seed
-from sandbox.spec import Operation, Spec
-from sandbox.store import SessionPatch, Store
+from sandbox.spec import Operation, Spec, parse_json
+from sandbox.store import Store
 
 logger = logging.getLogger("sandbox")
 
@@ -32,7 +46,7 @@ ADMIN_PREFIX = "/_sandbox"
 JSON_HEADERS = (("Content-Type", "application/json"),)
 # Default messages of the `status` fault; 409 is Talon.One's own wording for concurrent updates.
 FAULT_MESSAGES = {
-    409: "Too many requests are updating this session at the same time",
+    409: CONCURRENT_SESSION_MESSAGE,
     429: "Too many requests",
     500: "Internal server error",
     502: "Bad gateway",
@@ -40,17 +54,19 @@ FAULT_MESSAGES = {
     504: "Gateway timeout",
 }
 MALFORMED_BODY = b'{"effects": [{"campaignId": 1, "effectType": "setDisc'
-V2_RESPONSE_CONTENT = (
-    "customerSession",
-    "customerProfile",
-    "coupons",
-    "triggeredCampaigns",
-    "referral",
-    "loyalty",
-    "event",
+# Writes that Talon.One refuses with 409 while another write to the same entity is in flight.
+SESSION_WRITES = frozenset(
+    {"updateCustomerSessionV2", "returnCartItems", "reopenCustomerSession", "updateCustomerSession"}
 )
+PROFILE_WRITES = frozenset({"updateCustomerProfileV2", "updateCustomerProfile"})
+EVENT_WRITES = frozenset({"trackEventV2", "trackEventV3", "trackEvent"})
+# returnCartItems documents Idempotency-Key: answers kept 24 h, keys up to 255 characters.
+IDEMPOTENT_OPERATIONS = frozenset({"returnCartItems"})
+IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_KEY_MAX = 255
 
 Transport = Literal["normal", "drop", "truncate"]
+EntityKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,10 @@ class Request:
     @property
     def query(self) -> str:
         return self.target.partition("?")[2]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +139,7 @@ class RecordedRequest:
 
 class OperationCounts(TypedDict):
     received: int
-    processed: int  # requests whose side effects were committed (2xx outcome of the operation)
+    processed: int  # requests whose operation finished with a 2xx status (writes: committed)
 
 
 def encode(payload: Any) -> bytes:
@@ -134,24 +154,35 @@ def error_reply(error: ApiError) -> Reply:
     return json_reply(error.status, error.body(), error.headers)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json(raw: bytes) -> Any:
-    """Strict JSON (NaN and Infinity refused, as Go's decoder does)."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"Request body is not valid JSON: {exc}", title="Invalid JSON") from None
-
-
-Handler = Callable[[dict[str, str], dict[str, bool], Any, datetime], tuple[int, Any]]
+def _entity_keys(
+    op: Operation, path: Mapping[str, Any], query: Mapping[str, Any], body: Any
+) -> list[EntityKey]:
+    """The session and profile a write updates; dry runs change nothing and hold nothing."""
+    operation_id = op.operation_id
+    if query.get("dry"):
+        return []
+    if operation_id in SESSION_WRITES:
+        return [("session", path["customerSessionId"])]
+    if operation_id in PROFILE_WRITES:
+        return [("profile", path["integrationId"])]
+    if operation_id in EVENT_WRITES and isinstance(body, dict):
+        keys: list[EntityKey] = []
+        if body.get("sessionId"):
+            keys.append(("session", body["sessionId"]))
+        if body.get("profileId"):
+            keys.append(("profile", body["profileId"]))
+        return keys
+    return []
 
 
 class SandboxApp:
     def __init__(
-        self, credentials: SandboxCredentials, seed: Seed, spec: Spec, stopping: threading.Event
+        self,
+        credentials: SandboxCredentials,
+        seed: Seed,
+        spec: Spec,
+        stopping: threading.Event,
+        processing_delay_ms: int = 0,
     ) -> None:
         self.spec = spec
         self.seed = seed
@@ -162,19 +193,11 @@ class SandboxApp:
         self.faults = FaultQueue(frozenset(spec.operations))
         self._log: list[RecordedRequest] = []
         self._counts = self._zero_counts()
-        self._handlers: dict[str, Handler] = {
-            "createCouponReservation": self._create_coupon_reservation,
-            "deleteCouponReservation": self._delete_coupon_reservation,
-            "getReservedCoupons": self._get_reserved_coupons,
-            "getReservedCustomers": self._get_reserved_customers,
-            "createReferral": self._create_referral,
-            "getCustomerInventory": self._get_customer_inventory,
-            "deleteCustomerData": self._delete_customer_data,
-            "trackEvent": self._track_event,
-            "updateCustomerProfile": self._update_customer_profile,
-            "updateCustomerSession": self._update_customer_session,
-            "updateCustomerSessionV2": self._update_customer_session_v2,
-        }
+        self._busy: set[EntityKey] = set()
+        self._busy_lock = threading.Lock()
+        self._idempotent: dict[tuple[str, str], tuple[float, Reply]] = {}
+        self.processing_delay_ms = processing_delay_ms
+        self._handlers: dict[str, Handler] = dict(HANDLERS)
         missing = set(spec.operations) ^ set(self._handlers)
         if missing:
             raise ValueError(f"spec and sandbox disagree on operations: {sorted(missing)}")
@@ -188,6 +211,16 @@ class SandboxApp:
     def credentials(self) -> SandboxCredentials:
         return self._credentials
 
+    @property
+    def processing_delay_ms(self) -> int:
+        return self._processing_delay_ms
+
+    @processing_delay_ms.setter
+    def processing_delay_ms(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("processing_delay_ms must be a non-negative integer")
+        self._processing_delay_ms = value
+
     def rotate_api_key(self, new_key: str, *, keep_old: bool = False) -> None:
         with self._lock:
             self._credentials = self._credentials.with_api_key(new_key, keep_old=keep_old)
@@ -197,6 +230,7 @@ class SandboxApp:
             self.store = Store(self.seed, int(self._credentials.application_id))
             self._log.clear()
             self._counts = self._zero_counts()
+            self._idempotent.clear()
 
     def received(self) -> list[RecordedRequest]:
         with self._lock:
@@ -214,7 +248,7 @@ class SandboxApp:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return self.store.snapshot()
+            return self.store.snapshot(datetime.now(UTC))
 
     # -- request pipeline ----------------------------------------------------------------------
 
@@ -231,17 +265,20 @@ class SandboxApp:
         fault = self.faults.take(op.operation_id)
         if fault is not None:
             logger.info("fault %s on %s", fault.action, op.operation_id)
-            if fault.latency_ms:
-                # Interruptible, so stopping the sandbox does not wait for injected latency.
-                self._stopping.wait(fault.latency_ms / 1000)
             if fault.action in SHORT_CIRCUIT:
+                self._sleep(fault.latency_ms or 0)
                 return self._fault_reply(fault)
-        reply = self._process(op, params, request)
+        reply = self._process(op, params, request, fault)
         if fault is not None and fault.action == "malformed":
             return Reply(fault.status or 200, MALFORMED_BODY, JSON_HEADERS)
         if fault is not None and fault.action == "drop_after_processing":
             return replace(reply, transport="truncate")
         return reply
+
+    def _sleep(self, milliseconds: int) -> None:
+        # Interruptible, so stopping the sandbox does not wait for injected latency.
+        if milliseconds > 0:
+            self._stopping.wait(milliseconds / 1000)
 
     def _record(self, request: Request, operation: str | None) -> None:
         entry = RecordedRequest(
@@ -270,156 +307,79 @@ class SandboxApp:
             body = error_body(status, FAULT_MESSAGES.get(status, reason(status)))
         return json_reply(status, body, headers)
 
-    def _process(self, op: Operation, params: dict[str, str], request: Request) -> Reply:
+    @contextmanager
+    def _holding(self, keys: list[EntityKey]) -> Iterator[None]:
+        """Hold the entities for the time of the write, or refuse it as Talon.One does (409)."""
+        if not keys:
+            yield
+            return
+        with self._busy_lock:
+            busy = next((k for k in keys if k in self._busy), None)
+            if busy is None:
+                self._busy.update(keys)
+        if busy is not None:
+            message = CONCURRENT_SESSION_MESSAGE if busy[0] == "session" else CONCURRENT_PROFILE_MESSAGE
+            raise conflict(message)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.difference_update(keys)
+
+    def _process(
+        self, op: Operation, raw_params: dict[str, str], request: Request, fault: Fault | None
+    ) -> Reply:
+        latency = (fault.latency_ms or 0) if fault is not None else 0
         try:
             authenticate(request.headers, request.body, self.credentials, op.schemes)
-            flags = self._flags(op, request.query)
-            body: Any = None
-            if op.request_schema is not None:
-                body = parse_json(request.body)
-                errors = self.spec.field_errors(op.request_schema, body)
-                if errors:
-                    raise ApiError(400, "Request body is invalid", errors)
-                body = self.spec.prune(op.request_schema, body)
-            with self._lock:
-                status, payload = self._handlers[op.operation_id](params, flags, body, datetime.now(UTC))
-                self._counts[op.operation_id]["processed"] += 1
-                # Encode under the lock: payloads are fresh copies, but encoding here is cheap insurance.
-                data = b"" if payload is None else encode(payload)
+            path = self.spec.path_params(op, raw_params)
+            query = self.spec.query_params(op, request.query)
+            body = self.spec.body(op, request.body)
+            idempotency = self._idempotency_key(op, request)
+            if idempotency is not None:
+                replay = self._replay(idempotency)
+                if replay is not None:
+                    return replay
+            with self._holding(_entity_keys(op, path, query, body)):
+                # Injected latency and the processing delay happen while the entity is held.
+                self._sleep(latency + self.processing_delay_ms)
+                latency = 0
+                call = Call(path, query, body, datetime.now(UTC), request.headers)
+                with self._lock:
+                    status, payload = self._handlers[op.operation_id](self.store, call)
+                    self._counts[op.operation_id]["processed"] += 1
+                    # Encode under the lock: payloads may reference live state.
+                    data = b"" if payload is None else encode(payload)
         except ApiError as error:
+            self._sleep(latency)  # a refused request is as slow as an accepted one
             return error_reply(error)
-        return Reply(status, data, JSON_HEADERS if payload is not None else ())
+        reply = Reply(status, data, JSON_HEADERS if payload is not None else ())
+        if idempotency is not None:
+            with self._lock:
+                self._idempotent[idempotency] = (time.monotonic() + IDEMPOTENCY_TTL_S, reply)
+        return reply
 
-    def _flags(self, op: Operation, query: str) -> dict[str, bool]:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        flags: dict[str, bool] = {}
-        for name in op.boolean_query:
-            values = [v for k, v in pairs if k == name]
-            if not values:
-                continue
-            if values[-1] not in ("true", "false"):
-                raise bad_request(
-                    f"Query parameter {name!r} must be 'true' or 'false', got {values[-1]!r}",
-                    f"/query/{name}",
-                    title="Invalid query parameter",
-                )
-            flags[name] = values[-1] == "true"
-        return flags
+    def _idempotency_key(self, op: Operation, request: Request) -> tuple[str, str] | None:
+        if op.operation_id not in IDEMPOTENT_OPERATIONS:
+            return None
+        key = request.header("Idempotency-Key")
+        if key is None:
+            return None
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+            raise bad_request(
+                f"Idempotency-Key must hold 1 to {IDEMPOTENCY_KEY_MAX} characters", title="Invalid header"
+            )
+        return op.operation_id, key
 
-    # -- the 11 operations (called under the lock) ---------------------------------------------
-
-    def _create_coupon_reservation(
-        self, params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        coupon = self.store.reserve(params["couponValue"], body["integrationIDs"], now)
-        return 200, coupon.to_json()
-
-    def _delete_coupon_reservation(
-        self, params: dict[str, str], _flags: dict[str, bool], body: Any, _now: datetime
-    ) -> tuple[int, Any]:
-        self.store.unreserve(params["couponValue"], body["integrationIDs"])
-        return 204, None
-
-    def _get_reserved_coupons(
-        self, params: dict[str, str], _flags: dict[str, bool], _body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        coupons = self.store.reserved_coupons(params["integrationId"], now)
-        return 200, {"totalResultSize": len(coupons), "data": [c.to_json() for c in coupons]}
-
-    def _get_reserved_customers(
-        self, params: dict[str, str], _flags: dict[str, bool], _body: Any, _now: datetime
-    ) -> tuple[int, Any]:
-        profiles = self.store.reserved_customers(params["couponValue"])
-        return 200, {"totalResultSize": len(profiles), "data": profiles}
-
-    def _create_referral(
-        self, _params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        return 200, self.store.create_referral(body, now).to_json()
-
-    def _get_customer_inventory(
-        self, params: dict[str, str], flags: dict[str, bool], _body: Any, _now: datetime
-    ) -> tuple[int, Any]:
-        inventory = self.store.inventory(
-            params["integrationId"],
-            profile=flags.get("profile", False),
-            referrals=flags.get("referrals", False),
-        )
-        return 200, inventory
-
-    def _delete_customer_data(
-        self, params: dict[str, str], _flags: dict[str, bool], _body: Any, _now: datetime
-    ) -> tuple[int, Any]:
-        self.store.delete_customer_data(params["integrationId"])
-        return 204, None
-
-    def _track_event(
-        self, _params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        store = self.store
-        session, profile, event = store.track_event(
-            body["sessionId"], body.get("profileId"), body["type"], body["attributes"], now
-        )
-        return 200, {
-            "session": session.to_v1_json(store.ctx),
-            "profile": profile.to_json(store.ctx) if profile else store.anonymous_profile_json(now),
-            "event": event.to_json(store.ctx),
-        }
-
-    def _update_customer_profile(
-        self, params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        store = self.store
-        profile, event = store.update_profile(params["integrationId"], body.get("attributes"), now)
-        return 200, {
-            "session": store.no_session_json(profile.integration_id),
-            "profile": profile.to_json(store.ctx),
-            "event": event.to_json(store.ctx),
-        }
-
-    def _update_customer_session(
-        self, params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        store = self.store
-        outcome = store.update_session(params["customerSessionId"], SessionPatch.from_v1(body), now)
-        profile = outcome.profile
-        return 200, {
-            "session": outcome.session.to_v1_json(store.ctx),
-            "profile": profile.to_json(store.ctx) if profile else store.anonymous_profile_json(now),
-            "event": outcome.event.to_json(store.ctx),
-        }
-
-    def _update_customer_session_v2(
-        self, params: dict[str, str], _flags: dict[str, bool], body: Any, now: datetime
-    ) -> tuple[int, Any]:
-        store = self.store
-        outcome = store.update_session(
-            params["customerSessionId"], SessionPatch.from_v2(body["customerSession"]), now
-        )
-        session = outcome.session
-        out: dict[str, Any] = {
-            "effects": list(outcome.event.to_json(store.ctx)["effects"]),
-            "createdCoupons": [],
-            "createdReferrals": [],
-        }
-        # Unknown responseContent values are ignored; the spec does not enumerate them.
-        wanted = set(body.get("responseContent", [])) & set(V2_RESPONSE_CONTENT)
-        if "customerSession" in wanted:
-            out["customerSession"] = session.to_v2_json(store.ctx)
-        if "customerProfile" in wanted and outcome.profile is not None:
-            out["customerProfile"] = outcome.profile.to_json(store.ctx)
-        if "coupons" in wanted:
-            codes = dict.fromkeys(session.coupon_codes)
-            out["coupons"] = [store.coupons[c].to_json() for c in codes if c in store.coupons]
-        if "triggeredCampaigns" in wanted:
-            out["triggeredCampaigns"] = [c.to_json(store.ctx) for c in outcome.evaluation.triggered]
-        if "referral" in wanted and session.referral_code in store.referrals:
-            out["referral"] = store.referrals[session.referral_code].to_json()
-        if "loyalty" in wanted:
-            out["loyalty"] = {"programs": {}}
-        if "event" in wanted:
-            out["event"] = outcome.event.to_json(store.ctx)
-        return 200, out
+    def _replay(self, key: tuple[str, str]) -> Reply | None:
+        with self._lock:
+            found = self._idempotent.get(key)
+            if found is None:
+                return None
+            if found[0] < time.monotonic():
+                del self._idempotent[key]
+                return None
+            return found[1]
 
     # -- admin endpoints -----------------------------------------------------------------------
 
@@ -437,6 +397,8 @@ class SandboxApp:
                 ("GET", "/counts"): lambda _r: json_reply(200, self.all_counts()),
                 ("POST", "/credentials"): self._admin_credentials,
                 ("GET", "/state"): lambda _r: json_reply(200, self.snapshot()),
+                ("GET", "/config"): lambda _r: json_reply(200, self._config()),
+                ("PUT", "/config"): self._admin_config,
             }
             handler = routes.get(route)
             if handler is None:
@@ -482,6 +444,21 @@ class SandboxApp:
         except ValueError as exc:
             raise bad_request(str(exc), "/apiKey", title="Invalid rotation") from None
         return Reply(204)
+
+    def _config(self) -> dict[str, Any]:
+        return {"processing_delay_ms": self.processing_delay_ms}
+
+    def _admin_config(self, request: Request) -> Reply:
+        data = self._admin_object(request)
+        unknown = set(data) - {"processing_delay_ms"}
+        if unknown:
+            raise bad_request(f"unknown config fields: {sorted(unknown)}", title="Invalid config")
+        if "processing_delay_ms" in data:
+            try:
+                self.processing_delay_ms = data["processing_delay_ms"]
+            except ValueError as exc:
+                raise bad_request(str(exc), "/processing_delay_ms", title="Invalid config") from None
+        return json_reply(200, self._config())
 
 
 def _is_loopback(host: str) -> bool:

@@ -7,17 +7,28 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+# Talon.One's wording for parallel writes to one entity (docs: "Managing parallel requests").
+CONCURRENT_SESSION_MESSAGE = "Too many requests are updating this session at the same time"
+CONCURRENT_PROFILE_MESSAGE = "Too many requests are updating this customer profile at the same time"
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One entry of ``errors``: ``pointer`` is a JSON pointer into the request ("" = whole request)."""
+    """One entry of ``errors``: ``pointer`` is a JSON pointer into the request ("" = whole request).
+
+    ``parameter`` names the query or path parameter at fault (ErrorSource.parameter).
+    """
 
     title: str
     details: str
     pointer: str = ""
+    parameter: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "details": self.details, "source": {"pointer": self.pointer}}
+        source: dict[str, Any] = {"pointer": self.pointer}
+        if self.parameter is not None:
+            source["parameter"] = self.parameter
+        return {"title": self.title, "details": self.details, "source": source}
 
 
 def reason(status: int) -> str:
@@ -58,5 +69,15 @@ def bad_request(message: str, pointer: str = "", title: str = "Invalid request")
     return ApiError(400, message, [FieldError(title, message, pointer)])
 
 
+def bad_parameter(name: str, location: str, message: str) -> ApiError:
+    """A 400 for a query or path parameter, pointing at ``/<location>/<name>``."""
+    title = f"Invalid {location} parameter"
+    return ApiError(400, message, [FieldError(title, message, f"/{location}/{name}", name)])
+
+
 def not_found(message: str, pointer: str = "") -> ApiError:
     return ApiError(404, message, [FieldError("Not Found", message, pointer)])
+
+
+def conflict(message: str, pointer: str = "") -> ApiError:
+    return ApiError(409, message, [FieldError("Conflict", message, pointer)])

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +33,8 @@ class SandboxState:
 
     ``sessions`` use the CustomerSessionV2 shape plus ``discounts``, with ``total`` being the
     effective one (a v1 stated total wins); ``reservations`` maps coupon values to holders.
+    ``loyalty`` holds ``programs`` (with members), ``cards`` ("<programId>/<identifier>") and
+    every ledger ``transactions`` entry; ``v3_events`` maps integration ids to EventV3.
     """
 
     profiles: dict[str, dict[str, Any]]
@@ -42,6 +44,11 @@ class SandboxState:
     referrals: dict[str, dict[str, Any]]
     reservations: dict[str, list[str]]
     campaigns: dict[str, dict[str, Any]]
+    loyalty: dict[str, Any] = field(default_factory=dict)
+    audiences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    catalogs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    achievements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    v3_events: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Server(ThreadingHTTPServer):
@@ -181,7 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
 class Sandbox:
     """A stateful local Talon.One Integration API on loopback, for tests and local runs.
 
-    ``seed=None`` uses the bundled ``sandbox/seed.json``; ``port=0`` picks a free port.
+    ``seed=None`` uses the bundled ``sandbox/seed.json``; ``port=0`` picks a free port;
+    ``processing_delay_ms`` makes every request take that long, holding its session or profile
+    meanwhile (parallel writes to it then get Talon.One's 409).
     """
 
     def __init__(
@@ -191,6 +200,8 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         spec: Spec | None = None,
+        *,
+        processing_delay_ms: int = 0,
     ) -> None:
         self._host = host
         self._port = port
@@ -200,6 +211,7 @@ class Sandbox:
             seed if isinstance(seed, Seed) else Seed.load(seed),
             spec or load_spec(),
             self._stopping,
+            processing_delay_ms,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -273,13 +285,15 @@ class Sandbox:
         action: FaultAction,
         *,
         status: int | None = None,
-        count: int = 1,
+        count: int | None = None,
         retry_after: int | None = None,
         latency_ms: int | None = None,
         body: Any = None,
+        duration_s: float | None = None,
     ) -> Fault:
-        """Queue a fault for the next ``count`` requests of ``operation`` (operationId or "*")."""
-        fault = Fault(operation, action, count, status, retry_after, latency_ms, body)
+        """Queue a fault for the next ``count`` requests of ``operation`` (operationId or "*"),
+        or for every one of them during ``duration_s`` seconds (at most ``count`` if both)."""
+        fault = Fault(operation, action, count, status, retry_after, latency_ms, body, duration_s)
         self.app.faults.add(fault)
         return fault
 
@@ -288,8 +302,16 @@ class Sandbox:
 
     @property
     def faults(self) -> list[dict[str, Any]]:
-        """Pending faults with their remaining counts."""
+        """Pending faults with their remaining counts (and seconds, for time-based ones)."""
         return self.app.faults.pending()
+
+    @property
+    def processing_delay_ms(self) -> int:
+        return self.app.processing_delay_ms
+
+    @processing_delay_ms.setter
+    def processing_delay_ms(self, value: int) -> None:
+        self.app.processing_delay_ms = value
 
     def reset(self) -> None:
         """State back to the seed; request log and counters cleared (faults and keys stay)."""

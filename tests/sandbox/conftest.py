@@ -137,7 +137,8 @@ def effects_of(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     return [(e["effectType"], e["props"]) for e in effects]
 
 
-# Every responseContent value of spec/README.md, written out here rather than taken from the sandbox.
+# Every responseContent value of today's IntegrationRequest, written out here rather than taken
+# from the sandbox.
 FULL_V2 = [
     "customerSession",
     "customerProfile",
@@ -146,4 +147,9 @@ FULL_V2 = [
     "referral",
     "loyalty",
     "event",
+    "awardedGiveaways",
+    "ruleFailureReasons",
+    "previousReturns",
+    "campaignEligibility",
+    "achievements",
 ]

@@ -93,7 +93,7 @@ def test_counts(admin: httpx.Client, client: httpx.Client) -> None:
     client.put("/v1/customer_profiles/c1", content=b"nope")
     counts = admin.get("/counts").json()
     assert counts["updateCustomerProfile"] == {"received": 2, "processed": 1}
-    assert len(counts) == 11
+    assert len(counts) == 43
 
 
 def test_rotate_credentials(admin: httpx.Client, anon_client: httpx.Client) -> None:
@@ -117,9 +117,16 @@ def test_state_endpoint(admin: httpx.Client, client: httpx.Client) -> None:
         "referrals",
         "reservations",
         "campaigns",
+        "loyalty",
+        "audiences",
+        "catalogs",
+        "achievements",
+        "v3_events",
     }
     assert state["sessions"]["s-state"]["profileId"] == "p-state"
-    assert state["reservations"] == {"VIP-ONLY": ["vip-customer"]}
+    assert state["reservations"] == {"VIP-ONLY": ["vip-customer"], "LENA-WALLET": ["loyal-1"]}
+    assert set(state["loyalty"]) == {"programs", "cards", "transactions"}
+    assert state["audiences"]["1"]["members"] == ["vip-customer", "loyal-1"]
 
 
 def test_admin_requests_are_not_logged_or_counted(admin: httpx.Client, sandbox: Sandbox) -> None:

@@ -149,21 +149,41 @@ def test_v2_session_update_ignores_a_signature_next_to_a_valid_key(client: httpx
     assert response.status_code == 200
 
 
-def test_every_v1_operation_accepts_the_signature(signed: Signed, uid: Callable[[str], str]) -> None:
-    # Given signed requests for the v1 operations that change state
+def test_the_legacy_operations_accept_the_signature(signed: Signed, uid: Callable[[str], str]) -> None:
+    # Given signed requests for the 4 legacy operations (the 2020 document lists both schemes)
     pid = uid("p")
     # When sending them without API key
     statuses = [
         signed("PUT", f"/v1/customer_profiles/{pid}", b'{"attributes":{"a":1}}').status_code,
         signed("PUT", f"/v1/customer_sessions/{uid('s')}", f'{{"profileId":"{pid}"}}'.encode()).status_code,
-        signed(
-            "POST", "/v1/coupon_reservations/SUMMER20", f'{{"integrationIDs":["{pid}"]}}'.encode()
-        ).status_code,
-        signed("GET", f"/v1/customer_profiles/{pid}/inventory").status_code,
-        signed("DELETE", f"/v1/customer_data/{pid}").status_code,
+        signed("POST", "/v1/events", b'{"type":"t","attributes":{},"sessionId":"s-sig"}').status_code,
+        signed("GET", f"/v1/coupon_reservations/coupons/{pid}").status_code,
     ]
     # Then all succeed
-    assert statuses == [200, 200, 200, 200, 204]
+    assert statuses == [200, 200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/coupon_reservations/SUMMER20", b'{"integrationIDs":["sig"]}'),
+        ("GET", "/v1/customer_profiles/advocate-1/inventory", b""),
+        ("DELETE", "/v1/customer_data/advocate-1", b""),
+        ("POST", "/v1/referrals", b'{"campaignId":5,"advocateProfileIntegrationId":"sig"}'),
+        ("PUT", "/v2/customer_profiles/sig", b"{}"),
+        ("POST", "/v3/events", b'{"profileId":"p","type":"t","integrationId":"sig"}'),
+        ("GET", "/v1/loyalty_programs/1/profile/loyal-1/balances", b""),
+    ],
+)
+def test_todays_operations_accept_only_the_api_key(
+    signed: Signed, sandbox: Sandbox, method: str, path: str, body: bytes
+) -> None:
+    # Given a correctly signed request without API key to one of today's operations
+    response = signed(method, path, body)
+    # Then 401: today's operations list api_key_v1 only, and nothing was processed
+    assert response.status_code == 401
+    assert "Authorization" in response.json()["errors"][0]["details"]
+    assert all(c["processed"] == 0 for c in sandbox.app.all_counts().values())
 
 
 def test_rotated_key_replaces_the_old_one(sandbox: Sandbox, anon_client: httpx.Client) -> None:

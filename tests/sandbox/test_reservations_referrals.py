@@ -21,7 +21,7 @@ def reserve(client: httpx.Client, code: str, *ids: str) -> httpx.Response:
 def test_reservation_returns_the_coupon(client: httpx.Client, sandbox: Sandbox, uid: Uid) -> None:
     pid = uid("p")
     response = reserve(client, "SUMMER20", pid, pid)
-    assert response.status_code == 200
+    assert response.status_code == 201
     assert response.json()["value"] == "SUMMER20"
     assert sandbox.state.reservations["SUMMER20"] == [pid]
 
@@ -63,7 +63,7 @@ def test_reserved_coupons_lists_only_valid_usable_ones(client: httpx.Client, uid
     # Given reservations of valid, expired, used-up, disabled and recipient-bound coupons
     pid = uid("p")
     for code in ["SUMMER20", "EXPIRED2020", "USEDUP1", "PAUSED5", "ALICE-GIFT", "WELCOME10"]:
-        assert reserve(client, code, pid).status_code == 200
+        assert reserve(client, code, pid).status_code == 201
     # When listing the customer's reserved coupons
     data = client.get(f"/v1/coupon_reservations/coupons/{pid}").json()
     # Then only the usable ones
@@ -71,16 +71,36 @@ def test_reserved_coupons_lists_only_valid_usable_ones(client: httpx.Client, uid
     assert [c["value"] for c in data["data"]] == ["SUMMER20", "WELCOME10"]
 
 
-def test_reservation_unlocks_a_reserved_only_coupon(client: httpx.Client, uid: Uid) -> None:
-    # Given VIP-ONLY, usable by holders only
+def test_reservation_unlocks_a_reservation_mandatory_coupon(client: httpx.Client, uid: Uid) -> None:
+    # Given MEMBERS-ONLY, redeemable only once reserved (isReservationMandatory)
     pid = uid("p")
-    before = v2(client, uid("s"), {"profileId": pid, "couponCodes": ["VIP-ONLY"]})
+    before = v2(client, uid("s"), {"profileId": pid, "couponCodes": ["MEMBERS-ONLY"]})
     # When the customer gets a reservation
-    reserve(client, "VIP-ONLY", pid)
-    after = v2(client, uid("s"), {"profileId": pid, "couponCodes": ["VIP-ONLY"], "cartItems": [item()]})
-    # Then the coupon is refused before and accepted after
-    assert effects_of(before)[0][0] == "rejectCoupon"
-    assert effects_of(after)[0] == ("acceptCoupon", {"value": "VIP-ONLY"})
+    assert reserve(client, "MEMBERS-ONLY", pid).json()["isReservationMandatory"] is True
+    after = v2(client, uid("s"), {"profileId": pid, "couponCodes": ["MEMBERS-ONLY"], "cartItems": [item()]})
+    # Then the coupon is refused before (today's reason) and accepted after
+    assert effects_of(before)[0] == (
+        "rejectCoupon",
+        {"value": "MEMBERS-ONLY", "rejectionReason": "CouponReservationRequired"},
+    )
+    assert effects_of(after)[0] == ("acceptCoupon", {"value": "MEMBERS-ONLY"})
+
+
+def test_personal_code_is_reserved_for_one_customer_only(client: httpx.Client, sandbox: Sandbox) -> None:
+    # Given VIP-ONLY, a personal code (reservation: false) held by vip-customer
+    # When reserving it for someone else, then for its holder again
+    other = reserve(client, "VIP-ONLY", "someone-else")
+    again = reserve(client, "VIP-ONLY", "vip-customer")
+    # Then the other customer is refused and the holder stays the only one
+    assert (other.status_code, again.status_code) == (400, 201)
+    assert other.json()["errors"][0]["source"]["pointer"] == "/integrationIDs"
+    assert sandbox.state.reservations["VIP-ONLY"] == ["vip-customer"]
+
+
+def test_reservation_creates_the_customer_profile(client: httpx.Client, sandbox: Sandbox, uid: Uid) -> None:
+    pid = uid("p")
+    reserve(client, "SUMMER20", pid)
+    assert sandbox.state.profiles[pid]["attributes"] == {}
 
 
 REF_PATTERN = re.compile(r"^REF-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}$")
@@ -96,7 +116,7 @@ def test_create_referral_generates_unique_codes(client: httpx.Client, sandbox: S
     ]
     # Then every code follows the pattern and is unique; the advocate's profile exists
     codes = [r.json()["code"] for r in responses]
-    assert all(r.status_code == 200 for r in responses)
+    assert all(r.status_code == 201 for r in responses)
     assert all(REF_PATTERN.match(c) for c in codes), codes
     assert len(set(codes)) == len(codes)
     first = responses[0].json()

@@ -16,23 +16,107 @@ from .conftest import item, v2
 ENCODED = "SUMMER%2020%2F50%25"  # the coupon "SUMMER 20/50%"
 
 
-def test_operations_are_exactly_those_of_the_spec(spec: Spec) -> None:
-    # Given the README's table of the 11 operations
-    expected = {
-        "createCouponReservation": ("POST", "/v1/coupon_reservations/{couponValue}"),
-        "deleteCouponReservation": ("DELETE", "/v1/coupon_reservations/{couponValue}"),
-        "getReservedCoupons": ("GET", "/v1/coupon_reservations/coupons/{integrationId}"),
-        "getReservedCustomers": ("GET", "/v1/coupon_reservations/customerprofiles/{couponValue}"),
-        "createReferral": ("POST", "/v1/referrals"),
-        "getCustomerInventory": ("GET", "/v1/customer_profiles/{integrationId}/inventory"),
-        "deleteCustomerData": ("DELETE", "/v1/customer_data/{integrationId}"),
-        "trackEvent": ("POST", "/v1/events"),
-        "updateCustomerProfile": ("PUT", "/v1/customer_profiles/{integrationId}"),
-        "updateCustomerSession": ("PUT", "/v1/customer_sessions/{customerSessionId}"),
-        "updateCustomerSessionV2": ("PUT", "/v2/customer_sessions/{customerSessionId}"),
-    }
-    # Then the sandbox routes exactly those
-    assert {k: (op.method, op.path) for k, op in spec.operations.items()} == expected
+# Today's 39 operations and the 4 legacy ones, written out here rather than taken from the spec.
+EXPECTED_OPERATIONS = {
+    "getCustomerSession": ("GET", "/v2/customer_sessions/{customerSessionId}"),
+    "updateCustomerSessionV2": ("PUT", "/v2/customer_sessions/{customerSessionId}"),
+    "returnCartItems": ("POST", "/v2/customer_sessions/{customerSessionId}/returns"),
+    "reopenCustomerSession": ("PUT", "/v2/customer_sessions/{customerSessionId}/reopen"),
+    "updateCustomerProfileV2": ("PUT", "/v2/customer_profiles/{integrationId}"),
+    "updateCustomerProfilesV2": ("PUT", "/v2/customer_profiles"),
+    "createAudienceV2": ("POST", "/v2/audiences"),
+    "deleteAudienceV2": ("DELETE", "/v2/audiences/{audienceId}"),
+    "updateAudienceV2": ("PUT", "/v2/audiences/{audienceId}"),
+    "deleteAudienceMembershipsV2": ("DELETE", "/v2/audiences/{audienceId}/memberships"),
+    "updateCustomerProfileAudiences": ("POST", "/v2/customer_audiences"),
+    "updateAudienceCustomersAttributes": ("PUT", "/v2/audience_customers/{audienceId}/attributes"),
+    "linkLoyaltyCardToProfile": (
+        "POST",
+        "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/link_profile",
+    ),
+    "unlinkLoyaltyCardFromProfile": (
+        "POST",
+        "/v2/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/unlink_profile",
+    ),
+    "integrationGetAllCampaigns": ("GET", "/v1/integration/campaigns"),
+    "trackEventV2": ("POST", "/v2/events"),
+    "createReferral": ("POST", "/v1/referrals"),
+    "createReferralsForMultipleAdvocates": ("POST", "/v1/referrals_for_multiple_advocates"),
+    "deleteCustomerData": ("DELETE", "/v1/customer_data/{integrationId}"),
+    "deleteCouponReservation": ("DELETE", "/v1/coupon_reservations/{couponValue}"),
+    "createCouponReservation": ("POST", "/v1/coupon_reservations/{couponValue}"),
+    "getReservedCustomers": ("GET", "/v1/coupon_reservations/customerprofiles/{couponValue}"),
+    "getCustomerInventory": ("GET", "/v1/customer_profiles/{integrationId}/inventory"),
+    "getCustomerAchievements": ("GET", "/v1/customer_profiles/{integrationId}/achievements"),
+    "getCustomerAchievementHistory": (
+        "GET",
+        "/v1/customer_profiles/{integrationId}/achievements/{achievementId}",
+    ),
+    "getLoyaltyCardBalances": (
+        "GET",
+        "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/balances",
+    ),
+    "getLoyaltyBalances": ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/balances"),
+    "getLoyaltyCardTransactions": (
+        "GET",
+        "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/transactions",
+    ),
+    "getLoyaltyProgramProfileTransactions": (
+        "GET",
+        "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/transactions",
+    ),
+    "deleteLoyaltyTransactionsFromLedgers": (
+        "POST",
+        "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/delete_transactions",
+    ),
+    "joinLoyaltyProgram": ("POST", "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/join"),
+    "getLoyaltyCardPoints": ("GET", "/v1/loyalty_programs/{loyaltyProgramId}/cards/{loyaltyCardId}/points"),
+    "getLoyaltyProgramProfilePoints": (
+        "GET",
+        "/v1/loyalty_programs/{loyaltyProgramId}/profile/{integrationId}/points",
+    ),
+    "activateLoyaltyPoints": ("POST", "/v1/loyalty_programs/{loyaltyProgramId}/activate_points"),
+    "generateLoyaltyCard": ("POST", "/v1/loyalty_programs/{loyaltyProgramId}/cards"),
+    "bestPriorPrice": ("POST", "/v1/best_prior_price"),
+    "syncCatalog": ("PUT", "/v1/catalogs/{catalogId}/sync"),
+    "trackEventV3": ("POST", "/v3/events"),
+    "getEventV3": ("GET", "/v3/events/{integrationId}"),
+    # Legacy: dropped by today's API, served with their 2020 behaviour and schemas.
+    "updateCustomerSession": ("PUT", "/v1/customer_sessions/{customerSessionId}"),
+    "updateCustomerProfile": ("PUT", "/v1/customer_profiles/{integrationId}"),
+    "trackEvent": ("POST", "/v1/events"),
+    "getReservedCoupons": ("GET", "/v1/coupon_reservations/coupons/{integrationId}"),
+}
+LEGACY = {"updateCustomerSession", "updateCustomerProfile", "trackEvent", "getReservedCoupons"}
+
+
+def test_operations_are_exactly_those_of_the_specs(spec: Spec) -> None:
+    # Then the sandbox routes exactly the 43 operations, the legacy ones from the 2020 document
+    assert {k: (op.method, op.path) for k, op in spec.operations.items()} == EXPECTED_OPERATIONS
+    assert {k for k, op in spec.operations.items() if op.legacy} == LEGACY
+    # And only the legacy ones keep the 2020 Content-Signature scheme
+    assert {k for k, op in spec.operations.items() if "integration_auth" in op.schemes} == LEGACY
+    assert all("api_key_v1" in op.schemes for op in spec.operations.values())
+
+
+@pytest.mark.parametrize(
+    ("operation", "status"),
+    [
+        ("createCouponReservation", 201),
+        ("createReferral", 201),
+        ("createAudienceV2", 201),
+        ("createReferralsForMultipleAdvocates", 201),
+        ("deleteCustomerData", 204),
+        ("deleteAudienceV2", 204),
+        ("updateCustomerProfileAudiences", 204),
+        ("deleteLoyaltyTransactionsFromLedgers", 204),
+        ("updateCustomerSessionV2", 200),
+        ("generateLoyaltyCard", 200),
+        ("updateCustomerSession", 200),
+    ],
+)
+def test_success_statuses_come_from_the_spec(spec: Spec, operation: str, status: int) -> None:
+    assert spec.operations[operation].success_status == status
 
 
 def test_percent_encoded_parameter_is_one_segment(client: httpx.Client, sandbox: Sandbox) -> None:
@@ -40,7 +124,7 @@ def test_percent_encoded_parameter_is_one_segment(client: httpx.Client, sandbox:
     # When reserving it
     response = client.post(f"/v1/coupon_reservations/{ENCODED}", json={"integrationIDs": ["enc-1"]})
     # Then the decoded value is the coupon's, and the log keeps the raw path
-    assert response.status_code == 200
+    assert response.status_code == 201
     assert response.json()["value"] == "SUMMER 20/50%"
     assert sandbox.received[-1].path == f"/v1/coupon_reservations/{ENCODED}"
     assert sandbox.state.reservations["SUMMER 20/50%"] == ["enc-1"]
@@ -70,7 +154,8 @@ def test_encoded_session_and_profile_ids(client: httpx.Client, sandbox: Sandbox)
         ("GET", "/"),
         ("PUT", "/v1/customer_sessions/"),  # empty parameter
         ("PUT", "/v1/customer_sessions/s/extra"),
-        ("GET", "/v3/events"),
+        ("GET", "/v3/events/a/b"),
+        ("GET", "/v2/customer_sessions/s/nothing"),
     ],
 )
 def test_unknown_path_is_404_in_error_shape(client: httpx.Client, method: str, path: str) -> None:

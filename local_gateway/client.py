@@ -25,7 +25,7 @@ import httpx
 from standardwebhooks import Webhook
 
 LOCAL_URL = "http://127.0.0.1:3000"
-LOCAL_TOKEN = "local-dev-token"  # noqa: S105 - the local runner's own token, not a real credential
+LOCAL_TOKEN = "local-dev-token-not-a-secret-0001"  # noqa: S105 - the local runner's own token, not a real credential
 
 
 def build_headers(

@@ -25,13 +25,14 @@ from tests.support.upstream import RecordingUpstream
 Event = dict[str, Any]
 SetInbound = Callable[[dict[str, Any]], None]
 
-GET = "get_reserved_coupons"  # no body: the signature covers "{id}.{timestamp}."
-POST = "track_event"  # a body: the signature covers its exact bytes
+GET = "get_reserved_coupons"  # a read: bearer tokens only
+POST = "track_event"  # a write with a body: the signature covers its exact bytes
+ERASE = "delete_customer_data"  # a bodyless write that takes bearer tokens only
 ANSWER = b'{"totalResultSize":0,"data":[]}'
 
 # A second webhook secret and bearer token, for rotation (and as the "wrong" ones).
 OTHER_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"rotated-webhook-secret-32-bytes!").decode()
-OTHER_BEARER_TOKEN = "rotated-token-2027"
+OTHER_BEARER_TOKEN = "rotated-token-2027-0123456789abcdef"
 SIX_MINUTES = 6 * 60
 FOUR_MINUTES = 4 * 60
 # A well-formed signature that matches nothing (32 zero bytes).
@@ -68,7 +69,7 @@ def without(headers: dict[str, str], name: str) -> dict[str, str]:
 class Signed:
     """A Standard Webhooks request, built when the row runs (timestamps are relative to now)."""
 
-    function: str = GET
+    function: str = POST
     secret: str = aws.WEBHOOK_SECRET
     age: int = 0  # seconds before now (negative: in the future)
     timestamp: str | None = None  # a literal webhook-timestamp, signed as is
@@ -78,13 +79,14 @@ class Signed:
     spell: Callable[[str], str] = field(default=lambda name: name)  # header-name spelling
     base64_body: bool = False  # sent as API Gateway sends binary bodies
     authorization: str | None = None  # a bearer token presented as well
+    msg_id: str | None = None  # a literal webhook-id (else a fresh one)
 
     def build(self) -> Event:
         event = load_event(self.function)
         body: str = event["body"] or ""
         timestamp = self.timestamp if self.timestamp is not None else str(int(time.time()) - self.age)
-        # A fresh id per request: the gateway takes webhook-id as the idempotency key of writes.
-        msg_id = f"msg_{uuid.uuid4().hex}"
+        # A fresh id per request: webhook ids are single-use across the gateway.
+        msg_id = self.msg_id or f"msg_{uuid.uuid4().hex}"
         valid = sign(self.secret, msg_id, timestamp, body.encode())
         signature_headers = {
             "webhook-id": msg_id,
@@ -133,17 +135,24 @@ NOTHING_CONFIGURED: dict[str, list[str]] = {"webhookSecrets": [], "bearerTokens"
 MIXED_CASE = {"webhook-id": "Webhook-Id", "webhook-timestamp": "webhook-TIMESTAMP"}
 
 MATRIX = [
-    # Standard Webhooks
-    pytest.param(Row(Signed(), 200), id="webhook-valid-get"),
-    pytest.param(Row(Signed(POST), 200), id="webhook-valid-post"),
+    # Standard Webhooks: on writes only, erasure excepted
+    pytest.param(Row(Signed(), 200), id="webhook-valid-post"),
+    pytest.param(Row(Signed(GET), 401), id="webhook-on-a-read"),
+    pytest.param(Row(Signed(ERASE), 401), id="webhook-on-erasure"),
     pytest.param(Row(Signed(secret=OTHER_WEBHOOK_SECRET), 200, ROTATION), id="webhook-rotation-new-secret"),
     pytest.param(Row(Signed(secret=aws.WEBHOOK_SECRET), 200, ROTATION), id="webhook-rotation-old-secret"),
     pytest.param(Row(Signed(secret=OTHER_WEBHOOK_SECRET), 401), id="webhook-wrong-secret"),
-    pytest.param(Row(Signed(POST, sent_body=TAMPERED_BODY), 401), id="webhook-tampered-body"),
+    pytest.param(Row(Signed(sent_body=TAMPERED_BODY), 401), id="webhook-tampered-body"),
     pytest.param(Row(Signed(age=SIX_MINUTES), 401), id="webhook-timestamp-6min-old"),
     pytest.param(Row(Signed(age=-SIX_MINUTES), 401), id="webhook-timestamp-6min-ahead"),
     pytest.param(Row(Signed(age=FOUR_MINUTES), 200), id="webhook-timestamp-4min-old"),
     pytest.param(Row(Signed(timestamp="yesterday"), 401), id="webhook-timestamp-not-numeric"),
+    # Laxer spellings of a valid timestamp, each signed as sent: only decimal seconds are read
+    pytest.param(Row(Signed(timestamp=f"{time.time():.4e}"), 401), id="webhook-timestamp-scientific"),
+    pytest.param(Row(Signed(timestamp=f"{int(time.time())}.9"), 401), id="webhook-timestamp-fraction"),
+    pytest.param(Row(Signed(timestamp=f"+{int(time.time())}"), 401), id="webhook-timestamp-plus-sign"),
+    pytest.param(Row(Signed(timestamp=f" {int(time.time())}"), 401), id="webhook-timestamp-space"),
+    pytest.param(Row(Signed(timestamp=f"0{int(time.time())}"), 401), id="webhook-timestamp-leading-zero"),
     pytest.param(Row(Signed(omit="webhook-id"), 401), id="webhook-id-missing"),
     pytest.param(Row(Signed(omit="webhook-timestamp"), 401), id="webhook-timestamp-missing"),
     pytest.param(Row(Signed(omit="webhook-signature"), 401), id="webhook-signature-missing"),
@@ -159,13 +168,22 @@ MATRIX = [
         id="signature-wrong-then-right",
     ),
     pytest.param(Row(Signed(signature=lambda _: WRONG_SIGNATURE), 401), id="signature-wrong-only"),
+    pytest.param(Row(Signed(signature=lambda valid: f"{valid} junk"), 401), id="signature-trailing-junk"),
+    pytest.param(Row(Signed(signature=lambda valid: f"{valid}junk"), 401), id="signature-junk-appended"),
+    pytest.param(Row(Signed(signature=lambda valid: valid.rstrip("=")), 401), id="signature-unpadded"),
+    pytest.param(Row(Signed(signature=lambda valid: f"{valid} "), 401), id="signature-trailing-space"),
+    pytest.param(Row(Signed(signature=lambda valid: f"{valid}  {valid}"), 401), id="signature-double-space"),
+    pytest.param(Row(Signed(signature=lambda valid: f"{valid} {valid}"), 200), id="signature-listed-twice"),
+    pytest.param(Row(Signed(msg_id="msg.1"), 401), id="webhook-id-with-a-dot"),
+    pytest.param(Row(Signed(msg_id="msg 1"), 401), id="webhook-id-with-a-space"),
+    pytest.param(Row(Signed(msg_id="x" * 256), 401), id="webhook-id-too-long"),
     pytest.param(Row(Signed(spell=str.lower), 200), id="header-names-lower-case"),
     pytest.param(Row(Signed(spell=str.title), 200), id="header-names-title-case"),
     pytest.param(Row(Signed(spell=str.upper), 200), id="header-names-upper-case"),
     pytest.param(
         Row(Signed(spell=lambda name: MIXED_CASE.get(name, name.upper())), 200), id="header-names-mixed-case"
     ),
-    pytest.param(Row(Signed(POST, base64_body=True), 200), id="webhook-base64-body"),
+    pytest.param(Row(Signed(base64_body=True), 200), id="webhook-base64-body"),
     pytest.param(Row(Signed(authorization=f"Bearer {aws.BEARER_TOKEN}"), 200), id="webhook-and-valid-bearer"),
     pytest.param(Row(Signed(authorization="Bearer wrong-token"), 401), id="webhook-and-wrong-bearer"),
     pytest.param(
@@ -188,13 +206,9 @@ MATRIX = [
     pytest.param(Row(Bearer(f"Bearer {OTHER_BEARER_TOKEN}"), 200, ROTATION), id="bearer-rotation-new-token"),
     pytest.param(Row(Bearer(f"Bearer {aws.BEARER_TOKEN}"), 200, ROTATION), id="bearer-rotation-old-token"),
     pytest.param(Row(Bearer(f"Bearer {OTHER_BEARER_TOKEN}"), 401), id="bearer-token-not-configured"),
-    # Nothing presented, nothing configured
+    # Nothing presented
     pytest.param(Row(Bearer(None), 401), id="no-credentials-get"),
     pytest.param(Row(Bearer(None, POST), 401), id="no-credentials-post"),
-    pytest.param(Row(Signed(), 401, NOTHING_CONFIGURED), id="empty-config-signed-webhook"),
-    pytest.param(
-        Row(Bearer(f"Bearer {aws.BEARER_TOKEN}"), 401, NOTHING_CONFIGURED), id="empty-config-bearer"
-    ),
 ]
 
 
@@ -250,9 +264,24 @@ def test_signature_matrix(
         assert_refused(response)
 
 
+def test_a_configuration_without_credentials_is_refused_as_misconfigured(
+    recorded_gateway: RecordingUpstream, set_inbound: SetInbound, invoke: Invoke
+) -> None:
+    # Given an inbound secret with no credential at all (the template's placeholder)
+    set_inbound(NOTHING_CONFIGURED)
+
+    # When a caller presents a token that was valid before
+    response = invoke(GET, Bearer(f"Bearer {aws.BEARER_TOKEN}").build())
+
+    # Then the operator sees a clear configuration error, not a lock-out that looks like the caller's fault
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["message"] == "The gateway is misconfigured"
+    assert recorded_gateway.requests == []
+
+
 def test_base64_body_reaches_talon_one_decoded(recorded_gateway: RecordingUpstream, invoke: Invoke) -> None:
     # Given a webhook whose body API Gateway base64-encoded, signed over the decoded bytes
-    event = Signed(POST, base64_body=True).build()
+    event = Signed(base64_body=True).build()
     original = load_event(POST)["body"].encode()
     assert event["body"] != original.decode()
 
@@ -270,6 +299,7 @@ def test_every_refusal_has_the_same_body(recorded_gateway: RecordingUpstream, in
         Bearer(None),
         Signed(secret=OTHER_WEBHOOK_SECRET),
         Signed(age=SIX_MINUTES),
+        Signed(GET),
         Bearer("Bearer wrong-token"),
         Bearer("Basic abc"),
     ]
@@ -294,14 +324,14 @@ def test_no_log_line_holds_a_presented_credential(
     # Given the functions' logs, captured from stdout (tests/support/log_tap.py)
     capsys.readouterr()
     wrong_token = "presented-token-9f8e7d6c5b4a"
-    wrong_webhook = Signed(POST, secret=OTHER_WEBHOOK_SECRET).build()
+    wrong_webhook = Signed(secret=OTHER_WEBHOOK_SECRET).build()
     wrong_signature = wrong_webhook["headers"]["webhook-signature"]
 
     # When a wrong bearer token, a wrong signature and a wrong token beside a right signature are sent
     responses = [
         invoke(GET, Bearer(f"Bearer {wrong_token}").build()),
         invoke(POST, wrong_webhook),
-        invoke(GET, Signed(authorization=f"Bearer {wrong_token}").build()),
+        invoke(POST, Signed(authorization=f"Bearer {wrong_token}").build()),
     ]
     logged = capsys.readouterr().out
 
@@ -323,11 +353,11 @@ def test_a_repeated_credential_header_is_refused(
     name: str, recorded_gateway: RecordingUpstream, invoke: Invoke
 ) -> None:
     # Given a request carrying a credential header twice: a guess first, then the valid value
-    event = load_event(GET)
+    event = load_event(POST)
     msg_id, timestamp = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
     valid = {
         "Authorization": f"Bearer {aws.BEARER_TOKEN}",
-        "webhook-signature": sign(aws.WEBHOOK_SECRET, msg_id, timestamp, b""),
+        "webhook-signature": sign(aws.WEBHOOK_SECRET, msg_id, timestamp, event["body"].encode()),
     }[name]
     headers = {"webhook-id": msg_id, "webhook-timestamp": timestamp} if name != "Authorization" else {}
     headers[name] = valid
@@ -338,7 +368,7 @@ def test_a_repeated_credential_header_is_refused(
     ]
 
     # When it arrives
-    response = invoke(GET, event)
+    response = invoke(POST, event)
 
     # Then it is refused: only one of the values could have been checked
     assert response["statusCode"] == 401

@@ -51,6 +51,14 @@ class Unauthenticated(GatewayError):
         self.reason = reason
 
 
+class Forbidden(GatewayError):
+    """The caller is authenticated, but its credentials do not allow this operation (403)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.operation = operation
+
+
 class IdempotencyKeyReused(GatewayError):
     """The idempotency key was already used with another request (422)."""
 

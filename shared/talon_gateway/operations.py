@@ -25,6 +25,9 @@ class Operation:
     has_body: bool
     query_params: tuple[str, ...] = ()
     api_key_only: bool = False  # True where Talon.One refuses the legacy Content-Signature
+    cart_items_at: tuple[str, ...] | None = None  # where the body holds cart items (limits.py)
+    csv_params: tuple[str, ...] = ()  # array query parameters sent comma-separated (explode: false)
+    erases: str | None = None  # the path parameter naming the customer this operation erases
     path_params: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +42,15 @@ class Operation:
     def is_write(self) -> bool:
         """Writes (POST, PUT, DELETE) are deduplicated and never blindly retried."""
         return self.method != "GET"
+
+    @property
+    def accepts_webhooks(self) -> bool:
+        """Whether a Standard Webhooks signature may authenticate it: writes, but not erasure.
+
+        Reads need no signed, single-use request (and would need a store to make it single-use);
+        erasing a customer is too grave to be a notification: both take a bearer token.
+        """
+        return self.is_write and self.name != "deleteCustomerData"
 
     @property
     def function_dir(self) -> str:
@@ -67,7 +79,11 @@ GET_CUSTOMER_INVENTORY = Operation(
     query_params=("profile", "referrals"),
 )
 DELETE_CUSTOMER_DATA = Operation(
-    "deleteCustomerData", "DELETE", "/v1/customer_data/{integrationId}", has_body=False
+    "deleteCustomerData",
+    "DELETE",
+    "/v1/customer_data/{integrationId}",
+    has_body=False,
+    erases="integrationId",
 )
 TRACK_EVENT = Operation("trackEvent", "POST", "/v1/events", has_body=True)
 UPDATE_CUSTOMER_PROFILE = Operation(
@@ -82,6 +98,7 @@ UPDATE_CUSTOMER_SESSION_V2 = Operation(
     "/v2/customer_sessions/{customerSessionId}",
     has_body=True,
     api_key_only=True,
+    cart_items_at=("customerSession", "cartItems"),
 )
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -97,3 +114,5 @@ OPERATIONS: tuple[Operation, ...] = (
     UPDATE_CUSTOMER_SESSION,
     UPDATE_CUSTOMER_SESSION_V2,
 )
+
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}

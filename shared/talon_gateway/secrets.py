@@ -147,8 +147,12 @@ def load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) -> 
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
-        raise ConfigurationError(f"secret {secret_id} is malformed at: {fields}") from None
+        # Locations and the models' own messages only: the models hide their input in errors.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(root)'} {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise ConfigurationError(f"secret {secret_id} is malformed: {problems}") from None
     _known[secret_id] = (raw, parsed)
     return parsed
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from talon_gateway.errors import (
     ConfigurationError,
     FieldProblem,
+    Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     IdempotencyStoreUnavailable,
@@ -117,6 +118,10 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
                 "Authentication required",
                 headers={"WWW-Authenticate": 'Bearer realm="talon-gateway", Signature realm="talon-gateway"'},
             )
+        case Forbidden():
+            metrics.add_metric("InboundForbidden", MetricUnit.Count, 1)
+            logger.warning("credential outside its scope", extra={"reason": "out_of_scope"})
+            return error_response(403, f"These credentials may not call {exc.operation}")
         case UpstreamRejected():
             retry_after = exc.retry_after
             if retry_after is None and exc.status in (409, 429):

@@ -1,12 +1,146 @@
-"""What callers of the gateway may present (the secret named by INBOUND_SECRET_ID)."""
+"""What callers of the gateway may present: the secret named by INBOUND_SECRET_ID.
+
+    {"webhookSecrets": ["whsec_...", {"secret": "whsec_...", "operations": ["trackEventV2"]}],
+     "bearerTokens": ["...", {"token": "...", "operations": ["getCustomerInventory"]}]}
+
+A plain string is an unscoped credential (the shape of the first release, which keeps its
+meaning): a bearer token may call every operation, a webhook secret every operation that
+accepts webhook signatures. An object names the operations (Talon.One operationIds) the
+credential may call, and nothing else; reads and erasure are then only for credentials that
+name them.
+
+Every value is checked when the secret is read, so a configuration that cannot work is
+refused with the field named (500 "misconfigured" to the caller, the field in the log) rather
+than locking callers out silently: webhook secrets must decode to at least 24 bytes, tokens
+must be at least 32 characters, no value may start or end with a space or line break, and every operation
+named must exist and accept the credential's scheme.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import base64
+import binascii
+import hashlib
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 from talon_gateway.config import get_settings
 from talon_gateway.errors import ConfigurationError
+from talon_gateway.operations import BY_NAME
 from talon_gateway.secrets import load
+
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+MIN_WEBHOOK_SECRET_BYTES = 24
+MIN_TOKEN_LENGTH = 32
+
+
+def _no_surrounding_whitespace(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if text != text.strip():
+        raise ValueError("starts or ends with a space or a line break")
+    return value
+
+
+def _webhook_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (``whsec_`` + base64), or ValueError."""
+    try:
+        return base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not base64 (after the whsec_ prefix)") from None
+
+
+def _strong_webhook_secret(value: SecretStr) -> SecretStr:
+    if len(_webhook_key(value.get_secret_value())) < MIN_WEBHOOK_SECRET_BYTES:
+        raise ValueError(f"decodes to fewer than {MIN_WEBHOOK_SECRET_BYTES} bytes")
+    return value
+
+
+def _strong_token(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if len(text) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"is shorter than {MIN_TOKEN_LENGTH} characters")
+    if not (text.isascii() and text.isprintable()) or " " in text:
+        raise ValueError("must be printable ASCII without spaces")
+    return value
+
+
+def _known_operations(names: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(names) - BY_NAME.keys())
+    if unknown:
+        # Operation names are not secret: naming them helps the operator fix the typo.
+        raise ValueError(f"names unknown operations: {', '.join(unknown)}")
+    if not names:
+        raise ValueError("is empty (omit it for an unscoped credential)")
+    return names
+
+
+def _from_plain_string(key: str) -> Any:
+    def convert(value: object) -> object:
+        return {key: value} if isinstance(value, str) else value
+
+    return BeforeValidator(convert)
+
+
+Operations = Annotated[tuple[str, ...], AfterValidator(_known_operations)]
+
+
+class Credential(BaseModel):
+    """One configured credential, with the operations it may call (None: unscoped)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    operations: Operations | None = None
+
+    @property
+    def value(self) -> SecretStr:
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, stable, non-secret name of the credential: single-use webhook ids are
+        scoped by their signing secret, so two senders' ids can never meet."""
+        return hashlib.sha256(self.value.get_secret_value().encode()).hexdigest()[:16]
+
+    def allows(self, operation: str, *, default: bool) -> bool:
+        return default if self.operations is None else operation in self.operations
+
+
+class WebhookSecret(Credential):
+    secret: Annotated[
+        SecretStr, AfterValidator(_no_surrounding_whitespace), AfterValidator(_strong_webhook_secret)
+    ]
+
+    @property
+    def value(self) -> SecretStr:
+        return self.secret
+
+    @property
+    def key(self) -> bytes:
+        return _webhook_key(self.secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _operations_accept_signatures(self) -> WebhookSecret:
+        refusing = sorted(n for n in self.operations or () if not BY_NAME[n].accepts_webhooks)
+        if refusing:
+            raise ValueError(f"names operations that refuse webhook signatures: {', '.join(refusing)}")
+        return self
+
+
+class BearerToken(Credential):
+    token: Annotated[SecretStr, AfterValidator(_no_surrounding_whitespace), AfterValidator(_strong_token)]
+
+    @property
+    def value(self) -> SecretStr:
+        return self.token
 
 
 class InboundSecrets(BaseModel):
@@ -14,8 +148,18 @@ class InboundSecrets(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    webhook_secrets: tuple[SecretStr, ...] = Field(default=(), alias="webhookSecrets")
-    bearer_tokens: tuple[SecretStr, ...] = Field(default=(), alias="bearerTokens")
+    webhook_secrets: tuple[Annotated[WebhookSecret, _from_plain_string("secret")], ...] = Field(
+        default=(), alias="webhookSecrets"
+    )
+    bearer_tokens: tuple[Annotated[BearerToken, _from_plain_string("token")], ...] = Field(
+        default=(), alias="bearerTokens"
+    )
+
+    @model_validator(mode="after")
+    def _something_configured(self) -> InboundSecrets:
+        if not (self.webhook_secrets or self.bearer_tokens):
+            raise ValueError("has neither webhookSecrets nor bearerTokens: every caller would be refused")
+        return self
 
 
 def get_inbound_secrets() -> InboundSecrets:

@@ -1,21 +1,137 @@
-"""Reading an API Gateway (REST, proxy) event: headers, raw body, path and query parameters.
+"""Reading an API Gateway (REST, proxy) event: headers, raw body, path and query parameters, JSON.
 
-Everything here runs before the body is parsed and raises a ``GatewayError`` on refusal.
+Everything here runs before the resolver and raises a ``GatewayError`` on refusal. An event is
+read the way API Gateway writes it, and a crafted one whose parts disagree (``headers`` and
+``multiValueHeaders``, ``pathParameters`` and ``path``) is refused rather than read the laxer
+way: the parts the gateway checks must be the parts it forwards.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from talon_gateway.config import get_settings
 from talon_gateway.errors import FieldProblem, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from talon_gateway.operations import Operation
 
-IDEMPOTENCY_KEY_HEADERS = ("idempotency-key", "webhook-id")
+IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Refused in path parameters (docs/openapi.json says the same): the Unicode categories of
+# controls (NUL included), format characters (zero-width and bidirectional marks), surrogates
+# (bytes that are not UTF-8), private use and unassigned code points, line and paragraph
+# separators, and every space separator but U+0020; and the values "." and "..".
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _invalid(
+    title: str, details: str, *, pointer: str | None = None, parameter: str | None = None
+) -> InvalidRequest:
+    return InvalidRequest([FieldProblem(title, details, pointer=pointer, parameter=parameter)])
+
+
+def _inconsistent(part: str) -> InvalidRequest:
+    return _invalid("Inconsistent event", f"The event's {part} disagree", parameter=part)
+
+
+def _multi(event: Mapping[str, Any], single: str, multi: str) -> dict[str, list[str]]:
+    """Values by name from an event's pair of maps, which must agree when both are present
+    (API Gateway puts the last of repeated values in the single-valued map)."""
+    singles = event.get(single) or {}
+    multis = event.get(multi)
+    if not isinstance(singles, dict) or (multis is not None and not isinstance(multis, dict)):
+        raise _inconsistent(single)
+    if not multis:
+        if multis is not None and singles:
+            raise _inconsistent(single)
+        return {name: [value] for name, value in singles.items() if isinstance(value, str)}
+    values: dict[str, list[str]] = {}
+    for name, listed in multis.items():
+        if not isinstance(listed, list) or not listed or not all(isinstance(v, str) for v in listed):
+            raise _inconsistent(single)
+        if singles.get(name) != listed[-1]:
+            raise _inconsistent(single)
+        values[name] = listed
+    if set(singles) != set(multis):
+        raise _inconsistent(single)
+    return values
+
+
+def headers_of(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """Headers by lower-case name (last value wins), and the names that came more than once.
+
+    API Gateway REST keeps the caller's case and lists repeated headers in multiValueHeaders.
+    """
+    values: dict[str, list[str]] = {}
+    for name, listed in _multi(event, "headers", "multiValueHeaders").items():
+        values.setdefault(name.lower(), []).extend(listed)
+    return {name: listed[-1] for name, listed in values.items()}, {
+        name for name, listed in values.items() if len(listed) > 1
+    }
+
+
+def query_of(operation: Operation, event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The query parameters, every value in order; unknown ones refused by name like unknown fields."""
+    query = _multi(event, "queryStringParameters", "multiValueQueryStringParameters")
+    unknown = sorted(set(query).difference(operation.query_params))
+    if unknown:
+        raise InvalidRequest(
+            [
+                FieldProblem("Unknown parameter", "This query parameter is not accepted", parameter=n)
+                for n in unknown
+            ]
+        )
+    return query
+
+
+def _is_identifier(value: str) -> bool:
+    return value not in (".", "..") and not any(
+        unicodedata.category(ch) in REFUSED_CATEGORIES or (ch != " " and unicodedata.category(ch) == "Zs")
+        for ch in value
+    )
+
+
+def path_values(operation: Operation, event: dict[str, Any]) -> dict[str, str]:
+    """The path parameters, decoded by API Gateway, checked against the path they came from.
+
+    REST APIs keep ``path`` percent-encoded and decode ``pathParameters``; the last segments of
+    ``path`` (a custom domain's base path may precede them) must spell the operation's path with
+    exactly these values, so a crafted event cannot validate one value and forward another.
+    """
+    values = event.get("pathParameters") or {}
+    if not isinstance(values, dict) or set(values) != set(operation.path_params):
+        raise _inconsistent("pathParameters")
+    template = operation.path.strip("/").split("/")
+    path = event.get("path")
+    if not isinstance(path, str):
+        raise _inconsistent("pathParameters")
+    segments = path.strip("/").split("/")
+    if len(segments) < len(template):
+        raise _inconsistent("pathParameters")
+    resource = segments[len(segments) - len(template) :]
+    for pattern, raw in zip(template, resource, strict=True):
+        if pattern.startswith("{"):
+            value = values[pattern[1:-1]]
+            if not isinstance(value, str) or unquote(raw, errors="surrogateescape") != value:
+                raise _inconsistent("pathParameters")
+        elif pattern != raw:
+            raise _inconsistent("pathParameters")
+    problems = [
+        FieldProblem("Invalid value", "Not a valid identifier", parameter=name)
+        for name, value in values.items()
+        if not value or not _is_identifier(value)
+    ]
+    if problems:
+        raise InvalidRequest(problems)
+    if len(resource) != len(segments):
+        # Route on the operation's own path: a base path mapping's prefix is not part of it.
+        event["path"] = "/" + "/".join(resource)
+    return dict(values)
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:
@@ -30,41 +146,20 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True) if event.get("isBase64Encoded") else text.encode()
     except (binascii.Error, UnicodeEncodeError):
-        raise InvalidRequest(
-            [FieldProblem("Invalid body", "The body cannot be decoded", pointer="")]
-        ) from None
+        raise _invalid("Invalid body", "The body cannot be decoded", pointer="") from None
     if len(raw) > limit:
         raise PayloadTooLarge(limit)
     return raw
 
 
-def check_query(operation: Operation, event: Mapping[str, Any]) -> None:
-    """Unknown query parameters are refused by name, like unknown body fields."""
-    names = set(event.get("multiValueQueryStringParameters") or {}) | set(
-        event.get("queryStringParameters") or {}
-    )
-    unknown = sorted(names.difference(operation.query_params))
-    if unknown:
-        raise InvalidRequest(
-            [
-                FieldProblem("Unknown parameter", "This query parameter is not accepted", parameter=n)
-                for n in unknown
-            ]
-        )
-
-
-def check_path_values(values: Mapping[str, str]) -> None:
-    """Path parameters are identifiers: not dot segments, no control characters (NUL included)."""
-    problems = [
-        FieldProblem("Invalid value", "Not a valid identifier", parameter=name)
-        for name, value in values.items()
-        if value in (".", "..") or not value.isprintable()
-    ]
-    if problems:
-        raise InvalidRequest(problems)
-
-
-def check_body(raw: bytes, headers: Mapping[str, str], event: Mapping[str, Any]) -> None:
+def check_body(
+    operation: Operation, raw: bytes, headers: Mapping[str, str], event: Mapping[str, Any]
+) -> None:
+    """A body where the operation takes one, JSON and UTF-8; none where it takes none."""
+    if not operation.has_body:
+        if raw:
+            raise _invalid("Unexpected body", "This operation takes no body", pointer="")
+        return
     declared = headers.get("content-type", "")
     media_type, _, parameters = declared.partition(";")
     if media_type.strip().lower() not in ("", "application/json"):
@@ -79,38 +174,90 @@ def check_body(raw: bytes, headers: Mapping[str, str], event: Mapping[str, Any])
     try:
         raw.decode()
     except UnicodeDecodeError:
-        raise InvalidRequest(
-            [FieldProblem("Invalid body", "The body is not valid UTF-8", pointer="")]
-        ) from None
+        raise _invalid("Invalid body", "The body is not valid UTF-8", pointer="") from None
 
 
-def headers_of(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
-    """Headers by lower-case name (last value wins), and the names that came more than once.
-
-    API Gateway REST keeps the caller's case and lists repeated headers in multiValueHeaders.
-    """
-    values: dict[str, list[str]] = {}
-    multi = event.get("multiValueHeaders") or {
-        name: [value] for name, value in (event.get("headers") or {}).items()
-    }
-    for name, listed in multi.items():
-        values.setdefault(name.lower(), []).extend(listed or [])
-    headers = {name: listed[-1] for name, listed in values.items() if listed}
-    return headers, {name for name, listed in values.items() if len(listed) > 1}
+class _DuplicateKey(Exception):
+    pass
 
 
-def idempotency_key(headers: Mapping[str, str]) -> str | None:
-    """The caller's key (``Idempotency-Key``, else ``webhook-id``), checked to be a sane token."""
-    for name in IDEMPOTENCY_KEY_HEADERS:
-        value = headers.get(name)
-        if value is None:
-            continue
-        if (
-            not value
-            or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH
-            or not (value.isascii() and value.isprintable())
-        ):
-            detail = f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
-            raise InvalidRequest([FieldProblem("Invalid idempotency key", detail, parameter=name)])
-        return value
+class _Pairs(list[tuple[str, Any]]):
+    """An object as parsed, every member kept in order (to locate a duplicate key)."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _DuplicateKey
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _pointer(parts: list[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _find_duplicate(node: Any, at: list[str | int]) -> str | None:
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for key, _ in node:
+            if key in seen:
+                return _pointer([*at, key])
+            seen.add(key)
+        for key, value in node:
+            found = _find_duplicate(value, [*at, key])
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _find_duplicate(value, [*at, index])
+            if found is not None:
+                return found
     return None
+
+
+def parse_json(text: str) -> Any:
+    """The body as one JSON document with one meaning, or ``InvalidRequest``.
+
+    The gateway forwards the caller's bytes: a duplicate key (at any depth) would let another
+    parser read the first value where the gateway validated the last, so it is refused with its
+    pointer. NaN and Infinity are not JSON; a number beyond a double (1e999) parses as infinite,
+    which every typed field refuses by name, while free-form values go to Talon.One as sent.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique, parse_constant=_refuse_constant)
+    except _DuplicateKey:
+        pointer = _find_duplicate(json.loads(text, object_pairs_hook=_Pairs), [])
+        raise _invalid(
+            "Duplicate key", "This key appears more than once in its object", pointer=pointer
+        ) from None
+    except (ValueError, RecursionError):
+        raise _invalid("Invalid JSON", "The body is not valid JSON", pointer="") from None
+
+
+def idempotency_key(headers: Mapping[str, str], repeated: set[str], webhook_id: str | None) -> str | None:
+    """The deduplication key: a signed request's ``webhook-id``, else ``Idempotency-Key``.
+
+    On a signed request the webhook id is the key, so that adding a header cannot make a
+    captured request new: a different ``Idempotency-Key`` next to a signature is refused.
+    """
+    if IDEMPOTENCY_KEY_HEADER in repeated:
+        raise _invalid("Repeated header", "Send Idempotency-Key once", parameter=IDEMPOTENCY_KEY_HEADER)
+    value = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if value is not None and not (
+        0 < len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH and value.isascii() and value.isprintable()
+    ):
+        detail = f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
+        raise _invalid("Invalid idempotency key", detail, parameter=IDEMPOTENCY_KEY_HEADER)
+    if webhook_id is None:
+        return value
+    if value is not None and value != webhook_id:
+        raise _invalid(
+            "Conflicting idempotency key",
+            "A signed request is deduplicated by its webhook-id: omit Idempotency-Key or send the same value",
+            parameter=IDEMPOTENCY_KEY_HEADER,
+        )
+    return webhook_id

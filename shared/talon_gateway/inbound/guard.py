@@ -1,54 +1,103 @@
-"""The guard: everything checked before the body is parsed, in the order that keeps it safe.
+"""The guard: everything checked before the resolver, in the order that keeps it safe.
+
+    size → authentication → path and query (consistent with the event) → single-use webhook id
+    → scope → idempotency key → media type, UTF-8, one JSON document → cart limits
 
 The size limit comes first so that nobody, authenticated or not, makes the function hash
-megabytes; authentication comes before anything else is looked at.
+megabytes; authentication comes before anything else is looked at; a signed request claims
+its webhook id as soon as its route is known, before it can be refused for any reason, so
+that no request refused here can be replayed to a route where it would pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from talon_gateway.inbound.auth import authenticate
+from talon_gateway.inbound.auth import Principal, authenticate, authorize
 from talon_gateway.inbound.credentials import get_inbound_secrets
 from talon_gateway.inbound.event import (
     check_body,
-    check_path_values,
-    check_query,
     headers_of,
     idempotency_key,
+    parse_json,
+    path_values,
+    query_of,
     raw_body,
 )
+from talon_gateway.inbound.limits import check_limits
 from talon_gateway.operations import Operation
-from talon_gateway.upstream import policy as upstream
+from talon_gateway.upstream.policy import Deadline
+
+
+class Claim(Protocol):
+    """Binds a signed request's webhook id to the request (delivery/claims.py), or refuses it."""
+
+    def __call__(
+        self,
+        *,
+        credential: str,
+        webhook_id: str,
+        timestamp: int,
+        operation: Operation,
+        path_values: Mapping[str, str],
+        query: Mapping[str, Sequence[str]],
+        body: bytes,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Guarded:
-    """What the guard established about the request being served, for ``forward``."""
+    """What the guard established about the request being served, for the route and ``forward``."""
 
+    principal: Principal
+    headers: dict[str, str]  # by lower-case name
     body: bytes | None  # the exact bytes to forward (None: the operation has no body)
+    text: str | None  # the body as text, as the resolver will see it
+    document: Any  # the body parsed once, handed to the resolver's validation
     path_values: dict[str, str]  # decoded by API Gateway (REST keeps ``path`` encoded)
+    query: dict[str, list[str]]  # every value, in order
     idempotency_key: str | None
-    deadline: upstream.Deadline
+    deadline: Deadline
 
 
-def guard(operation: Operation, event: Mapping[str, Any], context: LambdaContext) -> Guarded:
-    """Everything checked before the body is parsed; raises a ``GatewayError`` on refusal."""
+def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, claim: Claim) -> Guarded:
+    """Everything checked before the resolver; raises a ``GatewayError`` on refusal."""
     headers, repeated = headers_of(event)
     raw = raw_body(event)
-    authenticate(get_inbound_secrets(), headers, raw, repeated)
-    path_values: dict[str, str] = event.get("pathParameters") or {}
-    check_path_values(path_values)
-    check_query(operation, event)
-    if operation.has_body:
-        check_body(raw, headers, event)
+    principal = authenticate(get_inbound_secrets(), headers, raw, repeated)
+    values = path_values(operation, event)
+    query = query_of(operation, event)
+    webhook = principal.webhook
+    if webhook is not None:
+        # Every verified signature claims its id, on every route (those that refuse signatures
+        # included): a captured request is then worth nothing anywhere else.
+        claim(
+            credential=webhook.credential,
+            webhook_id=webhook.id,
+            timestamp=webhook.timestamp,
+            operation=operation,
+            path_values=values,
+            query=query,
+            body=raw,
+        )
+    authorize(principal, operation)
+    key = idempotency_key(headers, repeated, webhook.id if webhook else None) if operation.is_write else None
+    check_body(operation, raw, headers, event)
+    text = raw.decode() if operation.has_body else None
+    document = parse_json(text) if text else None
+    check_limits(operation, document)
     return Guarded(
+        principal=principal,
+        headers=headers,
         body=raw if operation.has_body else None,
-        path_values=path_values,
-        idempotency_key=idempotency_key(headers) if operation.is_write else None,
-        deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
+        text=text,
+        document=document,
+        path_values=values,
+        query=query,
+        idempotency_key=key,
+        deadline=Deadline.within(context.get_remaining_time_in_millis()),
     )

@@ -62,6 +62,19 @@ def create_tables(endpoint: str, region: str, names: Mapping[str, str]) -> None:
             dynamodb.update_time_to_live(TableName=names[logical_id], TimeToLiveSpecification=ttl)
 
 
+def create_buckets(endpoint: str, region: str, names: Mapping[str, str]) -> None:
+    """Create the template's S3 buckets listed in ``names`` (logical id → name)."""
+    s3 = client("s3", endpoint, region)
+    declared = {k for k, r in load()["Resources"].items() if r["Type"] == "AWS::S3::Bucket"}
+    for logical_id, name in names.items():
+        if logical_id not in declared:
+            raise KeyError(f"{logical_id} is not a bucket of template.yaml")
+        try:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            continue
+
+
 def put_secrets(endpoint: str, region: str, values: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
     """Put the template's secrets listed in ``values``: logical id → (name, JSON value)."""
     secrets = client("secretsmanager", endpoint, region)

@@ -27,6 +27,8 @@ REGION = "eu-west-1"
 TALON_SECRET_NAME = "local/talon-gateway/talon"  # noqa: S105
 INBOUND_SECRET_NAME = "local/talon-gateway/inbound"  # noqa: S105
 IDEMPOTENCY_TABLE_NAME = "local-talon-gateway-idempotency"
+STATE_TABLE_NAME = "local-talon-gateway-state"
+BUCKET_NAME = "local-talon-gateway"
 
 
 @dataclass
@@ -107,7 +109,12 @@ class LocalStack:
                 "InboundSecret": (INBOUND_SECRET_NAME, inbound),
             },
         )
-        aws_resources.create_tables(aws_endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE_NAME})
+        aws_resources.create_tables(
+            aws_endpoint,
+            REGION,
+            {"IdempotencyTable": IDEMPOTENCY_TABLE_NAME, "StateTable": STATE_TABLE_NAME},
+        )
+        aws_resources.create_buckets(aws_endpoint, REGION, {"GatewayBucket": BUCKET_NAME})
 
         self.environment = self._function_environment(aws_endpoint)
         # Powertools reads its variables when the layer is imported, in the forkserver, which
@@ -132,6 +139,8 @@ class LocalStack:
             "TalonSecret": TALON_SECRET_NAME,
             "InboundSecret": INBOUND_SECRET_NAME,
             "IdempotencyTable": IDEMPOTENCY_TABLE_NAME,
+            "StateTable": STATE_TABLE_NAME,
+            "GatewayBucket": BUCKET_NAME,
             "AWS::Region": REGION,
         }
         variables = document["Globals"]["Function"]["Environment"]["Variables"]

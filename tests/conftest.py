@@ -52,12 +52,14 @@ def _fresh_caches() -> Iterator[None]:
     """Each test starts like a cold execution environment: no cached settings, secrets or pool."""
     from talon_gateway import secrets
     from talon_gateway.config import get_settings
+    from talon_gateway.delivery import aws as aws_clients
     from talon_gateway.delivery import idempotency
     from talon_gateway.upstream import transport
 
     def clear() -> None:
         get_settings.cache_clear()
         idempotency.reset()
+        aws_clients.reset()
         secrets.clear_caches()
         transport.reset_client()
 
@@ -81,6 +83,8 @@ def gateway_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable
         monkeypatch.setenv("TALON_SECRET_ID", aws.TALON_SECRET_ID)
         monkeypatch.setenv("INBOUND_SECRET_ID", aws.INBOUND_SECRET_ID)
         monkeypatch.setenv("IDEMPOTENCY_TABLE", aws.IDEMPOTENCY_TABLE)
+        monkeypatch.setenv("STATE_TABLE", aws.STATE_TABLE)
+        monkeypatch.setenv("GATEWAY_BUCKET", aws.BUCKET)
         monkeypatch.setenv("TALON_CONNECT_TIMEOUT", "1")
         monkeypatch.setenv("TALON_READ_TIMEOUT", "2")
 

@@ -85,28 +85,61 @@ def test_vendored_spec_is_the_team_reference() -> None:
     assert (ROOT / "spec" / reference.name).read_bytes() == reference.read_bytes()
 
 
-def _policy_targets(spec: FunctionSpec) -> tuple[set[str], set[str]]:
-    """(secrets readable, DynamoDB actions allowed) by a function's policies."""
+def _resource_name(resource: object) -> str:
+    """The logical id a policy statement's resource points at (``!GetAtt T.Arn``, ``!Sub ${B.Arn}/x/*``)."""
+    assert isinstance(resource, Tagged), resource
+    if resource.tag == "GetAtt":
+        return str(resource.value).split(".")[0]
+    assert resource.tag == "Sub"
+    return str(resource.value).removeprefix("${").replace(".Arn}", "")
+
+
+def _policy_targets(spec: FunctionSpec) -> tuple[set[str], set[tuple[str, str]]]:
+    """(secrets readable, (action, resource) pairs allowed) by a function's policies."""
     secrets: set[str] = set()
-    actions: set[str] = set()
+    grants: set[tuple[str, str]] = set()
     for policy in spec.policies:
         if "AWSSecretsManagerGetSecretValuePolicy" in policy:
             arn = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
             assert isinstance(arn, Tagged)
             secrets.add(arn.value)
         for statement in policy.get("Statement", []):
-            actions.update(statement["Action"])
-    return secrets, actions
+            grants.update((action, _resource_name(statement["Resource"])) for action in statement["Action"])
+    return secrets, grants
+
+
+IDEMPOTENCY = {
+    (action, "IdempotencyTable")
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+}
+# Writes index what they store for erasure, and keep oversized answers in the bucket's answers/.
+WRITE = IDEMPOTENCY | {
+    ("dynamodb:BatchWriteItem", "StateTable"),
+    ("s3:PutObject", "GatewayBucket/answers/*"),
+    ("s3:GetObject", "GatewayBucket/answers/*"),
+}
+# Reads may only claim webhook ids (a signature presented to a read is claimed, then refused).
+CLAIM = {("dynamodb:UpdateItem", "IdempotencyTable")}
+# Erasure also reads the index and deletes what it points at.
+ERASE = IDEMPOTENCY | {
+    ("dynamodb:Query", "StateTable"),
+    ("dynamodb:BatchWriteItem", "StateTable"),
+    ("dynamodb:DeleteItem", "StateTable"),
+    ("s3:PutObject", "GatewayBucket/*"),
+    ("s3:GetObject", "GatewayBucket/*"),
+    ("s3:DeleteObject", "GatewayBucket/*"),
+}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
 def test_policies_are_least_privilege(operation: Operation) -> None:
-    secrets, actions = _policy_targets(spec_for(operation))
+    secrets, grants = _policy_targets(spec_for(operation))
     # Every function reads the Talon.One credentials and the inbound secrets, nothing else
     assert secrets == {"TalonSecret", "InboundSecret"}
-    # Only writes touch the idempotency table, with the four item actions Powertools uses
-    expected = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    assert actions == (expected if operation.is_write else set())
+    # Reads touch no table; writes the idempotency table with the four item actions Powertools
+    # uses, the erasure index and the overflow of large answers; erasure what it erases
+    expected = ERASE if operation.erases else WRITE if operation.is_write else CLAIM
+    assert grants == expected
 
 
 def test_environment_contract_names() -> None:

@@ -54,6 +54,8 @@ class Settings(BaseModel):
     inbound_secret_id: str | None = Field(alias="INBOUND_SECRET_ID", default=None, min_length=1)
     idempotency_table: str | None = Field(alias="IDEMPOTENCY_TABLE", default=None, min_length=1)
     idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, gt=0)
+    state_table: str | None = Field(alias="STATE_TABLE", default=None, min_length=1)
+    gateway_bucket: str | None = Field(alias="GATEWAY_BUCKET", default=None, min_length=1)
 
 
 @cache

@@ -12,11 +12,13 @@ REGION = "eu-west-1"
 API_KEY = "test-api-key-0001"
 APPLICATION_ID = "42"
 APPLICATION_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
-BEARER_TOKEN = "local-dev-token"  # the token of events/*.json
+BEARER_TOKEN = "local-dev-token-not-a-secret-0001"  # the token of events/*.json
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TALON_SECRET_ID = "talon-gateway/talon-credentials"
 INBOUND_SECRET_ID = "talon-gateway/inbound"
 IDEMPOTENCY_TABLE = "talon-gateway-idempotency"
+STATE_TABLE = "talon-gateway-state"
+BUCKET = "talon-gateway-bucket"
 
 
 class MotoServer:
@@ -60,4 +62,7 @@ def provision(endpoint: str) -> None:
     """The test deployment: template.yaml's secrets and table, with the values above."""
     set_talon_credentials(endpoint, talon_credentials())
     set_inbound_secrets(endpoint, inbound_secrets())
-    aws_resources.create_tables(endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE})
+    aws_resources.create_tables(
+        endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE, "StateTable": STATE_TABLE}
+    )
+    aws_resources.create_buckets(endpoint, REGION, {"GatewayBucket": BUCKET})

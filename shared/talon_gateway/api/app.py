@@ -1,11 +1,11 @@
 """The request path every function shares.
 
     API Gateway event
-      → guard: size, inbound authentication, unknown query parameters, media type, UTF-8,
-        idempotency key (all before the body is parsed)
+      → guard (inbound/guard.py): size, authentication and scope, consistent path and query,
+        idempotency key, single-use webhook id, media type, one JSON document, cart limits
       → Powertools resolver with validation (typed route, strict request model)
       → forward: at most once per idempotency key, sign and send to Talon.One, pass its
-        answer back unchanged
+        answer back unchanged; erasure also empties the gateway's own stores
       → one error mapping for every failure (http_errors)
 
 The guard runs before the resolver because Powertools validates the body before any user
@@ -14,9 +14,9 @@ middleware could run, and nothing may parse a body from an unauthenticated calle
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -24,10 +24,12 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Rou
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic_core import from_json
 
 from talon_gateway.api import http_errors, snapstart
+from talon_gateway.delivery import claims
 from talon_gateway.delivery.record import Delivery
+from talon_gateway.errors import IdempotencyStoreUnavailable
+from talon_gateway.inbound.event import parse_json
 from talon_gateway.inbound.guard import Guarded, guard
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operations import Operation
@@ -44,44 +46,76 @@ _current: ContextVar[Guarded] = ContextVar("guarded")
 
 
 def _loads(text: str) -> Any:
-    """JSON parsing for Powertools' validation: pydantic-core's parser (twice as fast as the
-    standard library's on a 50-item cart), every failure a JSONDecodeError so it reports a 400.
-
-    NaN and Infinity are not JSON and are refused; nesting stops at 200 levels. Numbers are as
-    RFC 8259 allows: typed fields are bounded by the models (64-bit integers, finite floats),
-    free-form values (attributes) go to Talon.One as sent.
-    """
-    try:
-        return from_json(text, allow_inf_nan=False)
-    except ValueError as exc:  # malformed, nesting too deep, number out of range
-        raise json.JSONDecodeError(f"unparsable JSON ({exc})", text, 0) from None
+    """JSON for Powertools' validation: the document the guard already parsed (once, refusing
+    duplicate keys, NaN, Infinity and numbers out of range), else the same parser."""
+    guarded = _current.get(None)
+    if guarded is not None and guarded.text is not None and text == guarded.text:
+        return guarded.document
+    return parse_json(text)
 
 
 def build_app(router: Router) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_loads)
+    # debug=False whatever POWERTOOLS_DEV says: the resolver's debug mode prints raw events
+    # (credentials and customers' data) to the logs.
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_loads, debug=False)
     app.include_router(router)
     http_errors.register(app)
     return app
 
 
-def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = None) -> Response[str]:
-    """Send the validated request to Talon.One (at most once per idempotency key); answer unchanged."""
+def _query_text(value: object) -> str:
+    """A validated query value as Talon.One reads it (Go's strconv and RFC 3339)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def upstream_query(operation: Operation, values: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The query Talon.One gets: the values as validated, not as the caller spelt them (``1`` for
+    a boolean is ``true``), arrays repeated or comma-separated as the spec's ``explode`` says."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            texts = [_query_text(v) for v in value]
+            if name in operation.csv_params:
+                pairs.append((name, ",".join(texts)))
+            else:
+                pairs.extend((name, text) for text in texts)
+        else:
+            pairs.append((name, _query_text(value)))
+    return pairs
+
+
+def forward(operation: Operation, *, query: Mapping[str, object] | None = None) -> Response[str]:
+    """Send the validated request to Talon.One (at most once per idempotency key); answer unchanged.
+
+    ``query`` holds the route's validated query parameters by their Talon.One names.
+    """
     guarded = _current.get()
     path_values = guarded.path_values
-    flags = {name: "true" if value else "false" for name, value in (query or {}).items() if value is not None}
+    pairs = upstream_query(operation, query or {})
 
     def send() -> Delivery:
         answer = upstream.call(
             operation,
             path_values=path_values,
             deadline=guarded.deadline,
-            query=flags,
+            query=pairs,
             body=guarded.body,
             idempotency_key=guarded.idempotency_key,
         )
         # upstream.call checked that a 2xx body is UTF-8 JSON: the text goes back byte for byte.
         return Delivery(answer.status, answer.content_type, answer.body.decode())
 
+    erased = path_values.get(operation.erases) if operation.erases else None
+    if erased is not None:
+        # Erasure starts with the gateway's own stores: if they cannot be reached, Talon.One is
+        # not asked either, and the caller's retry finds everything still to do.
+        erase_from_stores(erased, before=True)
     if guarded.idempotency_key is None:
         delivery = send()
     else:
@@ -91,16 +125,38 @@ def forward(operation: Operation, *, query: Mapping[str, bool | None] | None = N
             operation,
             guarded.idempotency_key,
             path_values=path_values,
-            query=flags,
+            query=guarded.query,
             body=guarded.body,
             send=send,
         )
+    if erased is not None:
+        # Again: what was written for that customer while Talon.One erased it.
+        erase_from_stores(erased, before=False)
     headers = {REPLAYED_HEADER: "true"} if delivery.replayed else {}
     if delivery.replayed:
         metrics.add_metric("IdempotentReplays", MetricUnit.Count, 1)
     if delivery.status == 204 or not delivery.body:
         return Response(delivery.status, None, "", headers=headers)
     return Response(delivery.status, delivery.content_type, delivery.body, headers=headers)
+
+
+def erase_from_stores(customer: str, *, before: bool) -> None:
+    """The gateway's part of an erasure (delivery/erasure.py); before Talon.One is asked a
+    failure refuses the request (503), afterwards it is logged and counted (the caller gets
+    Talon.One's answer, and a retry of the erasure erases again)."""
+    from talon_gateway.delivery import erasure
+
+    try:
+        erasure.erase(customer)
+    except Exception as exc:  # noqa: BLE001 - any failure of the stores, reported as such
+        if before:
+            logger.error("gateway stores unavailable for an erasure", extra={"error": type(exc).__name__})
+            raise IdempotencyStoreUnavailable(type(exc).__name__) from None
+        metrics.add_metric("ErasureIncomplete", MetricUnit.Count, 1)
+        logger.error(
+            "gateway stores failed after Talon.One erased the customer: retry the erasure",
+            extra={"error": type(exc).__name__},
+        )
 
 
 def _with_correlation_id(result: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -118,7 +174,7 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
         metrics.add_metric("Requests", MetricUnit.Count, 1)
         request_id = (event.get("requestContext") or {}).get("requestId")
         try:
-            guarded = guard(operation, event, context)
+            guarded = guard(operation, event, context, claims.claim)
         except Exception as exc:  # noqa: BLE001 - every refusal, expected or not, becomes a mapped response
             builder = ResponseBuilder[APIGatewayProxyEvent](http_errors.response_for(exc))
             return _with_correlation_id(builder.build(APIGatewayProxyEvent(event)), request_id)
@@ -142,8 +198,10 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             tracer = get_tracer()
             if tracer is not None:
                 chain = tracer.capture_lambda_handler(chain, capture_response=False)
+            # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event holds the
+            # caller's credentials and customers' data.
             decorated = logger.inject_lambda_context(
-                chain, correlation_id_path=correlation_paths.API_GATEWAY_REST
+                chain, correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
             )
         try:
             return decorated(event, context)

@@ -16,6 +16,7 @@ import random
 import sys
 
 from talon_gateway import secrets
+from talon_gateway.delivery import aws
 from talon_gateway.observability import logger
 from talon_gateway.upstream import transport
 
@@ -31,6 +32,7 @@ def before_snapshot() -> None:
 def after_restore() -> None:
     transport.reset_client()
     secrets.clear_caches()
+    aws.reset()
     idempotency = sys.modules.get("talon_gateway.delivery.idempotency")
     if idempotency is not None:
         idempotency.reset()

@@ -14,7 +14,7 @@ and repeats the request once.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -130,7 +130,7 @@ def call(
     *,
     path_values: Mapping[str, str],
     deadline: Deadline,
-    query: Mapping[str, str] | None = None,
+    query: Sequence[tuple[str, str]] = (),
     body: bytes | None = None,
     idempotency_key: str | None = None,
 ) -> UpstreamResponse:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
@@ -54,7 +54,7 @@ def build_request(
     credentials: TalonCredentials,
     *,
     path_values: Mapping[str, str],
-    query: Mapping[str, str] | None = None,
+    query: Sequence[tuple[str, str]] = (),
     body: bytes | None = None,
     idempotency_key: str | None = None,
 ) -> UpstreamRequest:

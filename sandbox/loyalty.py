@@ -270,19 +270,27 @@ class LoyaltyBook:
         """Balance per subledger ("" is the main ledger)."""
         out: dict[str, Balance] = {"": Balance()}
         for entry in entries:
-            if entry.type == "addition":
+            # As of ``at``: the additions made by then, with what is left of them now.
+            if entry.type == "addition" and entry.created <= at:
                 out.setdefault(entry.subledger_id, Balance()).add(entry, at)
         return out
 
     def ledger_info(
-        self, program: LoyaltyProgram, entries: list[LedgerEntry], at: datetime, tentative: float = 0.0
+        self,
+        program: LoyaltyProgram,
+        entries: list[LedgerEntry],
+        at: datetime,
+        *,
+        active: float = 0.0,
+        pending: float = 0.0,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """LedgerInfo of the main ledger and of each subledger."""
+        """LedgerInfo of the main ledger and of each subledger; ``active``/``pending`` are an
+        open session's points, shown in the tentative balances only."""
         balances = self.balances(entries, at)
         for name in program.subledgers:
             balances.setdefault(name, Balance())
         main = balances.pop("")
-        info = {**main.ledger_info(tentative), **program.tier_info(main.active)}
+        info = {**main.ledger_info(active, pending), **program.tier_info(main.active)}
         subs = {name: {**b.ledger_info(), **program.tier_info(b.active)} for name, b in balances.items()}
         return info, subs
 

@@ -71,6 +71,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 _INTEGER = re.compile(r"^-?\d+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 INT64 = (-(2**63), 2**63 - 1)
@@ -474,8 +475,11 @@ class Spec:
                 message = f"{where} parameter {param.name!r} must be a number, got {raw!r}"
                 raise bad_parameter(param.name, param.location, message)
             return number
-        if param.date_only and schema.get("format") == "date-time" and _DATE_ONLY.match(raw):
-            return f"{raw}T00:00:00Z"
+        if schema.get("format") == "date-time":
+            if param.date_only and _DATE_ONLY.match(raw):
+                return f"{raw}T00:00:00Z"
+            # Talon.One's SDKs format query date-times with strftime's %z (+0000, no colon).
+            return _COMPACT_OFFSET.sub(r"\1:\2", raw)
         return raw
 
     def _check(self, op: Operation, param: Parameter, value: Any) -> None:

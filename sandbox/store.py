@@ -1107,9 +1107,18 @@ class Store:
         planned = list(tentative)
         programs: dict[str, Any] = {}
         for program in self.loyalty.programs_of(profile_id) if profile_id else []:
-            pending = sum(p.amount for p in planned if p.rule.program_id == program.id and p.card is None)
+            # Tentative balances are the main ledger's (a subledger's pending points are not shown).
+            mine = [
+                p
+                for p in planned
+                if p.rule.program_id == program.id and p.card is None and not p.rule.subledger_id
+            ]
             info, subs = self.loyalty.ledger_info(
-                program, self.loyalty.ledger(program.id, profile_id=profile_id), now, pending
+                program,
+                self.loyalty.ledger(program.id, profile_id=profile_id),
+                now,
+                active=sum(p.amount for p in mine if not p.rule.awaits_activation),
+                pending=sum(p.amount for p in mine if p.rule.awaits_activation),
             )
             entry: dict[str, Any] = {
                 "id": program.id,

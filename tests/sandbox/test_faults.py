@@ -227,21 +227,83 @@ def test_keep_alive_reuses_one_connection(sandbox: Sandbox, spec: object) -> Non
     conn.close()
 
 
-def test_concurrent_updates_are_serialised(sandbox: Sandbox, uid: Uid) -> None:
-    # Given many clients updating the same profile at once
+def test_503_for_the_next_half_second(raw_client: httpx.Client, sandbox: Sandbox, uid: Uid) -> None:
+    # Given Talon.One answering 503 to everything for the next 0.5 s
+    sandbox.add_fault("*", "status", status=503, duration_s=0.5)
+    started = time.monotonic()
+    # When a burst runs during that time, then after it
+    burst = []
+    while time.monotonic() - started < 0.4:
+        burst.append(raw_client.post(EVENT_PATH, json=event(uid("s"))).status_code)
+    time.sleep(max(0.0, 0.55 - (time.monotonic() - started)))
+    after = raw_client.post(EVENT_PATH, json=event(uid("s"))).status_code
+    # Then every request of the burst got 503, none was processed, and service resumes
+    assert len(burst) > 5
+    assert set(burst) == {503}
+    assert after == 200
+    assert sandbox.counts("trackEvent") == {"received": len(burst) + 1, "processed": 1}
+    assert sandbox.faults == []
+
+
+def test_count_and_duration_whichever_runs_out_first(raw_client: httpx.Client, sandbox: Sandbox) -> None:
+    # At most 2 requests within 10 s
+    sandbox.add_fault("trackEvent", "status", status=502, count=2, duration_s=10)
+    statuses = [raw_client.post(EVENT_PATH, json=event("s")).status_code for _ in range(3)]
+    assert statuses == [502, 502, 200]
+    # At most 5 requests, but only for 0.2 s
+    sandbox.add_fault("trackEvent", "status", status=502, count=5, duration_s=0.2)
+    assert raw_client.post(EVENT_PATH, json=event("s")).status_code == 502
+    time.sleep(0.25)
+    assert raw_client.post(EVENT_PATH, json=event("s")).status_code == 200
+
+
+def test_time_based_fault_over_http(sandbox: Sandbox, raw_client: httpx.Client) -> None:
+    with make_client(f"{sandbox.url}/_sandbox") as admin:
+        created = admin.post(
+            "/faults", json={"operation": "trackEventV2", "action": "status", "status": 503, "duration_s": 2}
+        )
+        assert created.status_code == 201
+        [pending] = admin.get("/faults").json()["faults"]
+    # A time-based fault has no count: it applies until it expires
+    assert pending["count"] is None
+    assert 0 < pending["expires_in_s"] <= 2
+    statuses = {
+        raw_client.post("/v2/events", json={"profileId": "p", "type": "t"}).status_code for _ in range(5)
+    }
+    assert statuses == {503}
+
+
+def test_time_based_latency_delays_every_request(raw_client: httpx.Client, sandbox: Sandbox) -> None:
+    sandbox.add_fault("trackEvent", "latency", latency_ms=100, duration_s=5)
+    started = time.monotonic()
+    statuses = [raw_client.post(EVENT_PATH, json=event(f"s{n}")).status_code for n in range(3)]
+    assert statuses == [200, 200, 200]
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize("duration", [0, -1, "2", True, float("inf")])
+def test_invalid_durations_are_refused(sandbox: Sandbox, duration: object) -> None:
+    with pytest.raises(ValueError, match="duration_s"):
+        sandbox.add_fault("trackEvent", "drop", duration_s=duration)  # type: ignore[arg-type]
+
+
+def test_parallel_updates_of_different_profiles_are_serialised(sandbox: Sandbox, uid: Uid) -> None:
+    # Given many clients updating profiles at once (parallel writes to one profile get 409:
+    # see test_concurrency.py)
     from concurrent.futures import ThreadPoolExecutor
 
-    pid = uid("p")
+    prefix = uid("p")
 
     def update(n: int) -> int:
         with make_client(sandbox.url, headers=AUTH) as c:
-            return c.put(f"/v1/customer_profiles/{pid}", json={"attributes": {f"k{n}": n}}).status_code
+            return c.put(
+                f"/v1/customer_profiles/{prefix}-{n % 6}-{n}", json={"attributes": {f"k{n}": n}}
+            ).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(update, range(24)))
     # Then every update is applied, with unique increasing event ids
     assert statuses == [200] * 24
-    assert len(sandbox.state.profiles[pid]["attributes"]) == 24
     ids = [e["id"] for e in sandbox.state.events]
     assert ids == list(range(1, 25))
 

@@ -300,3 +300,120 @@ def test_requests_for_filters_the_log(client: httpx.Client, sandbox: Sandbox) ->
     assert [r.path for r in sandbox.requests_for("updateCustomerProfile")] == ["/v1/customer_profiles/one"]
     assert sandbox.received[-1].operation is None
     assert sandbox.received[0].header("authorization") == "ApiKey-v1 sandbox-integration-api-key"
+
+
+@pytest.mark.parametrize(
+    ("path", "pointer"),
+    [
+        ("/v1/customer_profiles/loyal-1/inventory?coupons=1", "/query/coupons"),
+        ("/v1/customer_profiles/loyal-1/inventory?achievements=TRUE", "/query/achievements"),
+        ("/v1/loyalty_programs/1/profile/loyal-1/balances?includeTiers=yes", "/query/includeTiers"),
+        ("/v1/integration/campaigns?pageSize=0", "/query/pageSize"),
+        ("/v1/integration/campaigns?pageSize=1001", "/query/pageSize"),
+        ("/v1/integration/campaigns?pageSize=ten", "/query/pageSize"),
+        ("/v1/integration/campaigns?skip=1.5", "/query/skip"),
+        ("/v1/integration/campaigns?storeId=99999999999999999999", "/query/storeId"),
+        ("/v1/integration/campaigns?startAfter=2024-13-01", "/query/startAfter"),
+        (
+            "/v1/customer_profiles/loyal-1/achievements?achievementStatus=active,archived",
+            "/query/achievementStatus",
+        ),
+        ("/v1/customer_profiles/loyal-1/achievements/2?progressStatus=done", "/query/progressStatus"),
+        ("/v1/loyalty_programs/1/profile/loyal-1/points?status=used", "/query/status"),
+        (
+            "/v1/loyalty_programs/2/cards/CARD-0001/transactions?awaitsActivation=maybe",
+            "/query/awaitsActivation",
+        ),
+        ("/v1/loyalty_programs/one/profile/loyal-1/points", "/path/loyaltyProgramId"),
+        ("/v1/customer_profiles/loyal-1/achievements/1.0", "/path/achievementId"),
+    ],
+)
+def test_query_and_path_parameters_are_validated_by_their_schemas(
+    client: httpx.Client, path: str, pointer: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    source = response.json()["errors"][0]["source"]
+    assert source["pointer"] == pointer
+    assert source["parameter"] == pointer.rsplit("/", 1)[1]
+
+
+def test_exploded_arrays_repeat_and_others_are_comma_separated(client: httpx.Client) -> None:
+    # subledgerId (getLoyaltyCardBalances) is explode: true, campaignIds (campaigns list) explode: false
+    repeated = client.get(
+        "/v1/loyalty_programs/1/profile/loyal-1/points",
+        params=[("subledgerId", "beauty"), ("subledgerId", "")],
+    )
+    assert sorted(p["amount"] for p in repeated.json()["data"]) == [15, 100]
+    one_value = client.get("/v1/integration/campaigns", params={"campaignIds": "1,2"})
+    assert [c["id"] for c in one_value.json()["data"]] == [1, 2]
+    # Repeating an explode: false array keeps the last value, as for any scalar
+    last = client.get("/v1/integration/campaigns", params=[("campaignIds", "1"), ("campaignIds", "5")])
+    assert [c["id"] for c in last.json()["data"]] == [5]
+
+
+def test_unknown_query_parameters_are_ignored(client: httpx.Client) -> None:
+    assert client.get("/v1/customer_profiles/loyal-1/inventory?colour=red").json() == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v3/events"),
+        ("PUT", "/v2/customer_profiles/p"),
+        ("POST", "/v1/loyalty_programs/1/activate_points"),
+        ("PUT", "/v2/audience_customers/1/attributes"),
+    ],
+)
+def test_required_bodies_are_required(client: httpx.Client, method: str, path: str) -> None:
+    response = client.request(method, path, content=b"")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["title"] == "Invalid JSON"
+
+
+def test_read_only_fields_are_accepted_and_ignored(client: httpx.Client, sandbox: Sandbox) -> None:
+    # Given cart items sent back with the read-only fields of an answer
+    sent = {
+        **item(),
+        "position": 7,
+        "returnedQuantity": 1,
+        "remainingQuantity": 0,
+        "catalogItemID": 5,
+        "selectedPriceType": "x",
+    }
+    response = client.put("/v2/customer_sessions/s-ro", json={"customerSession": {"cartItems": [sent]}})
+    # Then they are accepted, and the sandbox's own values stand
+    assert response.status_code == 200
+    stored = sandbox.state.sessions["s-ro"]["cartItems"][0]
+    assert (stored["position"], stored["returnedQuantity"], stored["remainingQuantity"]) == (0, 0, 1)
+    assert "catalogItemID" not in stored
+    assert "selectedPriceType" not in stored
+
+
+def test_cart_limits(client: httpx.Client) -> None:
+    too_many = [item(f"sku-{n}") for n in range(1001)]
+    too_much = [item(quantity=5001), item("b", quantity=5000)]
+    assert (
+        client.put(
+            "/v2/customer_sessions/s-big", json={"customerSession": {"cartItems": too_many}}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.put(
+            "/v2/customer_sessions/s-big", json={"customerSession": {"cartItems": too_much}}
+        ).status_code
+        == 400
+    )
+    fine = [item(quantity=5000), item("b", quantity=5000)]
+    assert (
+        client.put("/v2/customer_sessions/s-big", json={"customerSession": {"cartItems": fine}}).status_code
+        == 200
+    )
+
+
+def test_integers_beyond_int64_are_refused(client: httpx.Client) -> None:
+    body = {"campaignId": 2**63, "advocateProfileIntegrationId": "a"}
+    response = client.post("/v1/referrals", json=body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"]["pointer"] == "/campaignId"

@@ -1,13 +1,14 @@
 """The sandbox's core entities and their wire (camelCase) representations.
 
 Each entity renders today's schema (``to_json``) and, where a legacy 2020 operation returns
-it, the 2020 one (``to_legacy_json``). Both read the same state.
+it, the 2020 one (``to_legacy_json``). Both read the same state. Renderings share nested
+values with the state: they are encoded under the app's lock (snapshots copy them).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -148,7 +149,7 @@ class Campaign:
             "userId": ctx.user_id,
             "name": self.name,
             "description": self.description,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             "state": self.state,
             "activeRulesetId": self.ruleset_id,
             "tags": list(self.tags),
@@ -162,9 +163,9 @@ class Campaign:
         if self.end_time is not None:
             out["endTime"] = iso(self.end_time)
         if self.coupon_settings is not None:
-            out["couponSettings"] = copy.deepcopy(self.coupon_settings)
+            out["couponSettings"] = self.coupon_settings
         if self.referral_settings is not None:
-            out["referralSettings"] = copy.deepcopy(self.referral_settings)
+            out["referralSettings"] = self.referral_settings
         return out
 
     def to_json(self, ctx: Context, now: datetime) -> dict[str, Any]:
@@ -195,7 +196,7 @@ class Campaign:
             "applicationId": ctx.application_id,
             "name": self.name,
             "description": self.description,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             "state": "enabled",
             "tags": list(self.tags),
             # IntegrationCampaign's enum has no advancedEvents.
@@ -249,7 +250,7 @@ class Coupon:
             "value": self.value,
             "usageLimit": self.usage_limit,
             "usageCounter": self.usage_counter,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             # 2020 meaning: false = only holders may use the coupon.
             "reservation": not self.is_reservation_mandatory,
         }
@@ -288,7 +289,7 @@ class Referral:
             "code": self.code,
             "usageCounter": self.usage_counter,
             "usageLimit": self.usage_limit,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
         }
         if self.friend is not None:
             out["friendProfileIntegrationId"] = self.friend
@@ -324,7 +325,7 @@ class Profile:
         return {
             "integrationId": self.integration_id,
             "created": iso(self.created),
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             "accountId": ctx.account_id,
             "closedSessions": self.closed_sessions,
             "totalSales": money(self.total_sales),
@@ -377,7 +378,7 @@ class Return:
             "created": iso(self.created),
             "applicationId": ctx.application_id,
             "accountId": ctx.account_id,
-            "returnedCartItems": copy.deepcopy(self.items),
+            "returnedCartItems": self.items,
             "eventId": self.event_id,
             "sessionId": self.session_id,
             "sessionIntegrationId": self.session_integration_id,
@@ -448,6 +449,23 @@ class Session:
             return self.stated_total
         return self.cart_item_total
 
+    def clone(self) -> Session:
+        """A copy whose containers can change without touching this session (values are shared)."""
+        return replace(
+            self,
+            coupon_codes=list(self.coupon_codes),
+            cart_items=[dict(i) for i in self.cart_items],
+            additional_costs=dict(self.additional_costs),
+            identifiers=list(self.identifiers),
+            attributes=dict(self.attributes),
+            loyalty_cards=list(self.loyalty_cards),
+            experiment_variant_allocations=list(self.experiment_variant_allocations),
+            discounts=dict(self.discounts),
+            redemption=copy.deepcopy(self.redemption),
+            effects=list(self.effects),
+            returns=list(self.returns),
+        )
+
     def content(self) -> tuple[Any, ...]:
         """Everything an update can change except state and owner (to detect changes)."""
         return (
@@ -473,7 +491,7 @@ class Session:
             legacy = {k: v for k, v in item.items() if k not in ("returnedQuantity", "remainingQuantity")}
             legacy.setdefault("name", item["sku"])
             legacy.setdefault("price", 0)
-            items.append(copy.deepcopy(legacy))
+            items.append(legacy)
         return {
             "integrationId": self.integration_id,
             "created": iso(self.created),
@@ -486,7 +504,7 @@ class Session:
             "cartItems": items,
             "identifiers": list(self.identifiers),
             "total": self.total,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             "firstSession": self.first_session,
             "discounts": dict(self.discounts),
         }
@@ -503,10 +521,10 @@ class Session:
             "referralCode": self.referral_code,
             "loyaltyCards": list(self.loyalty_cards),
             "state": self.state,
-            "cartItems": copy.deepcopy(self.cart_items),
-            "additionalCosts": copy.deepcopy(self.additional_costs),
+            "cartItems": self.cart_items,
+            "additionalCosts": self.additional_costs,
             "identifiers": list(self.identifiers),
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
             "firstSession": self.first_session,
             "total": self.computed_total,
             "cartItemTotal": self.cart_item_total,
@@ -518,19 +536,20 @@ class Session:
         if self.store_integration_id is not None:
             out["storeIntegrationId"] = self.store_integration_id
         if self.experiment_variant_allocations:
-            out["experimentVariantAllocations"] = copy.deepcopy(self.experiment_variant_allocations)
+            out["experimentVariantAllocations"] = self.experiment_variant_allocations
         return out
 
 
 def legacy_effects(effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Effects with the 2020 rejection reasons (a legacy operation's answer)."""
     out = []
-    for effect in effects:
-        copied = copy.deepcopy(effect)
-        props = copied.get("props")
-        if isinstance(props, dict) and props.get("rejectionReason") in LEGACY_REASONS:
-            props["rejectionReason"] = LEGACY_REASONS[props["rejectionReason"]]
-        out.append(copied)
+    for original in effects:
+        props = original.get("props")
+        reason = props.get("rejectionReason") if isinstance(props, dict) else None
+        if isinstance(props, dict) and reason in LEGACY_REASONS:
+            out.append({**original, "props": {**props, "rejectionReason": LEGACY_REASONS[reason]}})
+        else:
+            out.append(original)
     return out
 
 
@@ -568,7 +587,7 @@ class Event:
             "applicationId": ctx.application_id,
             "profileId": self.profile_id,
             "type": self.type,
-            "attributes": copy.deepcopy(self.attributes),
+            "attributes": self.attributes,
         }
         if self.store_integration_id is not None:
             out["storeIntegrationId"] = self.store_integration_id
@@ -577,7 +596,7 @@ class Event:
     def to_json(self, ctx: Context) -> dict[str, Any]:
         """Today's Event."""
         out = self._common(ctx)
-        out["effects"] = copy.deepcopy(self.effects)
+        out["effects"] = list(self.effects)
         out["ledgerEntries"] = []
         if self.session_id is not None:
             out["sessionId"] = self.session_id
@@ -591,7 +610,7 @@ class Event:
     def to_v3_json(self, ctx: Context) -> dict[str, Any]:
         """EventV3, the advanced event."""
         out = self._common(ctx)
-        out["effects"] = copy.deepcopy(self.effects)
+        out["effects"] = list(self.effects)
         if self.integration_id is not None:
             out["integrationId"] = self.integration_id
         if self.connected_session_id is not None:

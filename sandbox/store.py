@@ -11,7 +11,7 @@ import copy
 import secrets
 import string
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -204,7 +204,7 @@ class Store:
         profile = self.profiles.get(profile_id)
         if dry:
             if profile is not None:
-                return copy.deepcopy(profile)
+                return replace(profile, attributes=dict(profile.attributes))
             return Profile(profile_id, created=now, last_activity=now, id=self._ids.profile + 1)
         if profile is None:
             self._ids.profile += 1
@@ -240,8 +240,8 @@ class Store:
             type=event_type,
             profile_id=profile_id,
             session_id=session_id,
-            attributes=copy.deepcopy(attributes),
-            effects=copy.deepcopy(evaluation.effects),
+            attributes=attributes,
+            effects=list(evaluation.effects),
             meta=evaluation.meta,
             integration_id=integration_id,
             connected_session_id=connected_session_id,
@@ -346,7 +346,7 @@ class Store:
             if target == "closed" and not dry:
                 self._redeem(merged, evaluation, profile, now)
         merged.state = target
-        merged.effects = copy.deepcopy(evaluation.effects)
+        merged.effects = list(evaluation.effects)
         merged.update_count += 1
         merged.updated = now
         if merged.id == 0:
@@ -377,7 +377,7 @@ class Store:
             )
         out = []
         for n, item in enumerate(items):
-            stored = copy.deepcopy(item)
+            stored = dict(item)  # the request body is the request's own: no deep copy
             found = self.catalogs.item(stored["sku"], self.ctx.application_id)
             if found is not None:
                 stored["catalogItemID"] = found.id
@@ -385,7 +385,7 @@ class Store:
                 if "price" not in stored and found.price is not None:
                     stored["price"] = found.price
                 if "product" not in stored and found.product is not None:
-                    stored["product"] = copy.deepcopy(found.product)
+                    stored["product"] = found.product
             if "price" not in stored:
                 raise bad_request(
                     f"Cart item {stored['sku']!r} needs a price: its SKU is in no catalog",
@@ -405,7 +405,7 @@ class Store:
         if existing is None:
             session = Session(session_id, created=now, profile_id=owner, first_session=True)
         else:
-            session = copy.deepcopy(existing)
+            session = existing.clone()
         if session.profile_id != owner or existing is None:
             session.profile_id = owner
             session.first_session = self._is_first_session(owner, session_id)
@@ -417,7 +417,7 @@ class Store:
                 session.cart_items = cart
         if patch.attributes is not None:
             # Shallow merge: sent keys replace, others stay (a key is never removed by omission).
-            session.attributes = {**session.attributes, **copy.deepcopy(patch.attributes)}
+            session.attributes = {**session.attributes, **patch.attributes}
         if patch.api == "v1" and patch.total is not None:
             session.stated_total = float(patch.total)
         elif patch.api == "v2" and (patch.cart_items is not None or patch.additional_costs is not None):
@@ -432,7 +432,7 @@ class Store:
         if patch.referral_code is not None:
             session.referral_code = patch.referral_code
         if patch.additional_costs is not None:
-            session.additional_costs = copy.deepcopy(patch.additional_costs)
+            session.additional_costs = dict(patch.additional_costs)
         if patch.identifiers is not None:
             session.identifiers = list(patch.identifiers)
         if patch.store_integration_id is not None:
@@ -440,7 +440,7 @@ class Store:
         if patch.loyalty_cards is not None:
             session.loyalty_cards = list(patch.loyalty_cards)
         if patch.experiment_variant_allocations is not None:
-            session.experiment_variant_allocations = copy.deepcopy(patch.experiment_variant_allocations)
+            session.experiment_variant_allocations = list(patch.experiment_variant_allocations)
 
     @staticmethod
     def _bare(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -621,7 +621,7 @@ class Store:
         profile = self._touch_profile(session.profile_id, now)
         effects = self._roll_back(session, profile, now, apply=True)
         session.state = "open"
-        session.effects = copy.deepcopy(effects)
+        session.effects = list(effects)
         session.update_count += 1
         session.updated = now
         event = self._record_event(
@@ -644,7 +644,7 @@ class Store:
                 f"Customer session {session_id!r} is {existing.state}: only closed sessions take returns",
                 title="Invalid state transition",
             )
-        session = copy.deepcopy(existing)
+        session = existing.clone()
         resolved, value = self._resolve_returns(session, items)
         profile = self._touch_profile(session.profile_id, now, dry=dry)
         effects: list[dict[str, Any]] = []
@@ -660,7 +660,7 @@ class Store:
         if profile is not None and not dry:
             profile.total_sales = money(profile.total_sales - value)
         session.state = "partially_returned"
-        session.effects = copy.deepcopy(effects)
+        session.effects = list(effects)
         session.update_count += 1
         session.updated = now
         event = self._record_event(
@@ -1267,6 +1267,10 @@ class Store:
     # -- read access for tests ---------------------------------------------------------------
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
+        """Everything, in wire format, as a deep copy (renderings share values with the state)."""
+        return copy.deepcopy(self._snapshot(now))
+
+    def _snapshot(self, now: datetime) -> dict[str, Any]:
         book = self.loyalty
         return {
             "profiles": {k: self.profile_json(p) for k, p in self.profiles.items()},

@@ -1,10 +1,12 @@
 """A stateful local Talon.One Integration API sandbox served over real HTTP on loopback.
 
+Today's 39 operations (spec/current) plus the 4 legacy ones of the 2020 document.
+
     from sandbox import Sandbox
     with Sandbox() as sb:
         httpx.put(f"{sb.url}/v2/customer_sessions/s1", headers={"Authorization": ...}, json=...)
 
-See sandbox/README.md for the seed format, the admin endpoints and the choices it makes.
+See sandbox/README.md for the seed format and ids, the admin endpoints and the choices it makes.
 """
 
 from sandbox.app import OperationCounts, RecordedRequest
@@ -21,7 +23,7 @@ from sandbox.credentials import (
 from sandbox.faults import Fault, FaultAction
 from sandbox.seed import DEFAULT_SEED, Seed, SeedError
 from sandbox.server import Sandbox, SandboxState
-from sandbox.spec import Spec, load_spec
+from sandbox.spec import LEGACY_OPERATIONS, Spec, load_spec
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -31,6 +33,7 @@ __all__ = [
     "ENV_API_KEYS",
     "ENV_APPLICATION_ID",
     "ENV_APPLICATION_KEY",
+    "LEGACY_OPERATIONS",
     "Fault",
     "FaultAction",
     "OperationCounts",

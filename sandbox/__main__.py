@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--application-id", help="signer of the legacy Content-Signature")
     parser.add_argument("--application-key", help="hex application key of the legacy signature")
+    parser.add_argument(
+        "--processing-delay-ms",
+        type=int,
+        default=0,
+        help="time every request takes, holding its session or profile (parallel writes get 409)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -52,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             application_id=args.application_id or base.application_id,
             application_key_hex=args.application_key or base.application_key_hex,
         )
-        sandbox = Sandbox(credentials=credentials, seed=args.seed, host=args.host, port=args.port)
+        sandbox = Sandbox(
+            credentials=credentials,
+            seed=args.seed,
+            host=args.host,
+            port=args.port,
+            processing_delay_ms=args.processing_delay_ms,
+        )
         sandbox.start()
     except (ValueError, SeedError, OSError) as exc:
         sys.stderr.write(f"sandbox: {exc}\n")

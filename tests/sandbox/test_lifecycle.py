@@ -150,12 +150,102 @@ def test_invalid_seed_is_refused_with_a_clear_message(seed: dict[str, object], m
 
 
 def test_bundled_seed_has_the_documented_data() -> None:
-    entities = Seed.load(DEFAULT_SEED).entities()
+    entities = Seed.load(DEFAULT_SEED).entities(42)
     coupons = {c.value for c in entities.coupons}
-    assert {"SUMMER20", "SUMMER 20/50%", "EXPIRED2020", "USEDUP1", "WELCOME10"} <= coupons
+    assert {"SUMMER20", "SUMMER 20/50%", "EXPIRED2020", "USEDUP1", "WELCOME10", "MEMBERS-ONLY"} <= coupons
     kinds = {(c.rule.trigger, c.rule.discount.kind if c.rule.discount else None) for c in entities.campaigns}
-    assert {("coupon", "percent"), ("coupon", "fixed"), ("referral", "fixed")} <= kinds
+    assert {("coupon", "percent"), ("coupon", "fixed"), ("referral", "fixed"), ("session", None)} <= kinds
     assert any(c.referral_settings for c in entities.campaigns)
+    # The README's table: programs, cards, audiences, catalog, achievements
+    assert {(p.id, p.kind) for p in entities.programs} == {(1, "profile"), (2, "card")}
+    assert [c.identifier for c in entities.cards] == ["CARD-0001", "CARD-0002", "CARD-BLOCKED"]
+    assert [a.id for a in entities.audiences] == [1, 2]
+    assert [(c.id, sorted(c.items)) for c in entities.catalogs] == [(1, ["SKU-CAP", "SKU-MUG", "SKU-TSHIRT"])]
+    assert entities.catalogs[0].subscribed_application_ids == [42]
+    assert [a.id for a in entities.achievements] == [1, 2, 3]
+    assert [p.integration_id for p in entities.profiles] == [
+        "advocate-1",
+        "vip-customer",
+        "loyal-1",
+        "loyal-2",
+    ]
+
+
+LOYALTY_CAMPAIGN = {
+    "id": 1,
+    "name": "l",
+    "rule": {"name": "r", "trigger": "session", "addLoyaltyPoints": {"programId": 1, "perUnit": 1}},
+}
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ({"campaigns": [LOYALTY_CAMPAIGN]}, "no loyalty program 1"),
+        (
+            {"campaigns": [{"id": 1, "name": "x", "rule": {"name": "r", "trigger": "session"}}]},
+            "trigger 'session' goes with addLoyaltyPoints",
+        ),
+        (
+            {
+                "campaigns": [],
+                "loyaltyPrograms": [
+                    {"id": 1, "name": "p", "title": "P", "type": "profile", "members": ["ghost"]}
+                ],
+            },
+            "'ghost' is not a seeded profile",
+        ),
+        (
+            {
+                "campaigns": [],
+                "loyaltyPrograms": [
+                    {
+                        "id": 1,
+                        "name": "p",
+                        "title": "P",
+                        "type": "profile",
+                        "cards": [{"identifier": "CARD-1"}],
+                    }
+                ],
+            },
+            "only card-based programs have cards",
+        ),
+        (
+            {
+                "campaigns": [],
+                "loyaltyPrograms": [
+                    {
+                        "id": 1,
+                        "name": "p",
+                        "title": "P",
+                        "type": "card",
+                        "transactions": [{"amount": 1, "name": "n"}],
+                    }
+                ],
+            },
+            "a transaction needs a seeded cardIdentifier",
+        ),
+        (
+            {"campaigns": [], "audiences": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]},
+            "duplicate audience id 1",
+        ),
+        (
+            {"campaigns": [], "catalogs": [{"id": 1, "name": "c", "items": [{"sku": "A"}, {"sku": "A"}]}]},
+            "duplicate sku",
+        ),
+        (
+            {
+                "campaigns": [
+                    {"id": 1, "name": "x", "features": ["magic"], "rule": {"name": "r", "trigger": "coupon"}}
+                ]
+            },
+            "is not one of",
+        ),
+    ],
+)
+def test_invalid_extended_seed_is_refused(seed: dict[str, object], message: str) -> None:
+    with pytest.raises(SeedError, match=message):
+        Seed(seed)
 
 
 def test_command_line_runs_until_interrupted() -> None:
@@ -167,7 +257,19 @@ def test_command_line_runs_until_interrupted() -> None:
         "TALON_SANDBOX_APPLICATION_ID": "7",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", "0", "--api-key", "flag-key", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            "0",
+            "--api-key",
+            "flag-key",
+            "--log-level",
+            "WARNING",
+            "--processing-delay-ms",
+            "3",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -187,6 +289,7 @@ def test_command_line_runs_until_interrupted() -> None:
         refused = httpx.get(f"{url}{path}", headers={"Authorization": "ApiKey-v1 env-key"})
         assert (put.status_code, refused.status_code) == (200, 401)
         assert put.json()["event"]["applicationId"] == 7
+        assert httpx.get(f"{url}/_sandbox/config").json() == {"processing_delay_ms": 3}
         # And Ctrl-C stops it cleanly
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)

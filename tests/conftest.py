@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,13 @@ _passed = 0
 
 def pytest_configure(config: pytest.Config) -> None:
     log_tap.install()
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level:
+        # What Lambda's runtime does for ApplicationLogLevel: the root logger at that level,
+        # with a handler writing every record to the function's log stream.
+        root = logging.getLogger()
+        root.setLevel(level)
+        root.addHandler(logging.StreamHandler(sys.__stderr__))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

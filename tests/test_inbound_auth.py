@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Invoke, header, load_event
-from tests.support import aws, webhooks
+from tests.support import aws, log_tap, webhooks
 from tests.support.upstream import RecordingUpstream
 
 Event = dict[str, Any]
@@ -337,7 +337,7 @@ def test_no_log_line_holds_a_presented_credential(
 
     # Then each was refused and logged as such
     assert [r["statusCode"] for r in responses] == [401, 401, 401]
-    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    lines = log_tap.records(logged)
     failures = [line for line in lines if line.get("message") == "inbound authentication failed"]
     assert len(failures) == 3
     # but no line holds the presented token or signature, nor a configured secret

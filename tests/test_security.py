@@ -16,7 +16,7 @@ import pytest
 
 from talon_gateway.operations import OPERATIONS, Operation
 from tests.conftest import Invoke, body_json, header, load_event
-from tests.support import aws, webhooks
+from tests.support import aws, log_tap, webhooks
 from tests.support.upstream import Answer, RecordingUpstream
 
 SetInbound = Callable[[dict[str, Any]], None]
@@ -25,6 +25,7 @@ UNSIGNED = [op for op in OPERATIONS if not op.accepts_webhooks]
 TOKEN_A = "scoped-token-a-0123456789abcdef0123"
 TOKEN_B = "scoped-token-b-0123456789abcdef0123"
 SECRET_A = "whsec_" + base64.b64encode(b"scoped-webhook-secret-a-32bytes!").decode()
+log_tap.register(TOKEN_A, TOKEN_B, SECRET_A, SECRET_A.removeprefix("whsec_"))
 
 
 @pytest.fixture
@@ -368,7 +369,7 @@ def test_a_configuration_that_cannot_work_is_refused_naming_the_field(
     assert response["statusCode"] == 500
     assert body_json(response)["message"] == "The gateway is misconfigured"
     assert recorded_gateway.requests == []
-    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    logged = log_tap.records(capsys.readouterr().out)
     problems = [line["problem"] for line in logged if line.get("message") == "gateway misconfigured"]
     assert len(problems) == 1
     assert f" {field} " in f" {problems[0]} ".replace(":", " ")

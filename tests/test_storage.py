@@ -19,7 +19,7 @@ import pytest
 
 from local_gateway import aws_resources
 from tests.conftest import Invoke, body_json, header, load_event
-from tests.support import aws
+from tests.support import aws, log_tap
 from tests.support.faulty_aws import FaultyAws
 from tests.support.upstream import Answer, RecordingUpstream
 
@@ -54,12 +54,12 @@ def session_answer(size: int, *, random_bytes: bool = False) -> bytes:
 
 
 def metrics_logged(output: str) -> set[str]:
-    names: set[str] = set()
-    for line in output.splitlines():
-        if line.startswith('{"_aws"'):
-            for metric in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                names.add(metric["Name"])
-    return names
+    return {
+        metric["Name"]
+        for record in log_tap.records(output)
+        if "_aws" in record
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
 
 
 def stored_items(table: str) -> list[dict[str, Any]]:
@@ -221,6 +221,7 @@ JANE = "jane.erasure@example.com"
 JANE_NAME = "Jane Q. Erasure"
 JANE_STREET = "Rua das Flores 77"
 BOB = "bob.keeps@example.com"
+log_tap.register(JANE, JANE_NAME, JANE_STREET, BOB, "Bob Keeps")
 
 
 def profile_answer(customer: str, session: str | None, *attributes: str) -> bytes:

@@ -4,9 +4,10 @@ Service name, metrics namespace, log level and tracing switch come from Powertoo
 environment variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE,
 POWERTOOLS_LOG_LEVEL, POWERTOOLS_TRACE_DISABLED), set in template.yaml.
 
-The gateway never logs bodies, headers or secrets. As a second line of defence, a filter
-redacts the values of credential headers and customer attributes wherever they would appear
-in a log record's structured fields.
+The gateway never logs bodies, headers, path values or secrets, and holds the libraries that
+would (botocore, Powertools' own debug lines, httpx) at a floor whatever the log switches. As
+a second line of defence, a filter redacts the values of credential headers and customer
+attributes wherever they would appear in a log record's structured fields.
 """
 
 from __future__ import annotations
@@ -80,6 +81,31 @@ def get_tracer() -> Tracer | None:
     return Tracer() if tracing_enabled() else None
 
 
+# Libraries whose debug (and for httpx, info) lines hold what the gateway never logs: botocore
+# prints every request and answer (Secrets Manager's GetSecretValue included), Powertools prints
+# route arguments (path values are customer ids) and records, httpx prints URLs with those ids.
+# They are held at a floor whatever the switches (POWERTOOLS_DEBUG, ApplicationLogLevel=DEBUG).
+QUIETED_LOGGERS = {
+    "aws_lambda_powertools": logging.INFO,
+    "botocore": logging.INFO,
+    "boto3": logging.INFO,
+    "s3transfer": logging.INFO,
+    "urllib3": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "standardwebhooks": logging.INFO,
+}
+
+
+def quiet_third_party_loggers() -> None:
+    for name, floor in QUIETED_LOGGERS.items():
+        library = logging.getLogger(name)
+        library.setLevel(max(library.getEffectiveLevel(), floor))
+        for handler in library.handlers:  # POWERTOOLS_DEBUG's own handler prints at DEBUG
+            handler.setLevel(max(handler.level, floor))
+
+
+quiet_third_party_loggers()
 logger = Logger(utc=True)
 logger.addFilter(RedactingFilter())
 metrics = Metrics()

@@ -17,6 +17,13 @@ from local_gateway.template import ROOT
 
 _lines: list[str] = []
 _lock = threading.Lock()
+# Sensitive values of individual test modules (their customers' data, their tokens).
+_registered: set[str] = set()
+
+
+def register(*values: str) -> None:
+    """Values a test module uses that must never be logged (checked with all the others)."""
+    _registered.update(values)
 
 
 def record(text: str) -> None:
@@ -50,6 +57,23 @@ def install() -> None:
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(_Tap())
     logging.getLogger().addHandler(_RecordingHandler())
+
+
+def records(text: str) -> list[dict[str, Any]]:
+    """Every JSON object written in ``text``: one per line, or pretty-printed over several
+    (Powertools indents its lines when POWERTOOLS_DEV is on)."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    position = 0
+    while (start := text.find("{", position)) != -1:
+        try:
+            value, position = decoder.raw_decode(text, start)
+        except ValueError:
+            position = start + 1
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
 
 
 def lines() -> list[str]:
@@ -94,7 +118,7 @@ def sensitive_values() -> set[str]:
         values |= _attribute_values(body)
     values |= _attribute_values(json.loads((ROOT / "sandbox" / "seed.json").read_text()))
     values |= {"Eve Example", "Porto"}  # tests/test_e2e.py's customer
-    return values
+    return values | _registered
 
 
 def leaks(among: list[str] | None = None) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ internals. Talon.One's own 4xx answers (other than 401/403) pass through unchang
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -169,7 +170,11 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
         case NotFoundError():
             return error_response(404, "No such route")
         case _:
-            logger.exception("unexpected error")
+            # The type and where it was raised, not the message or the traceback's text: an
+            # exception's message can hold a customer's data (a KeyError of an email address).
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else None
+            logger.error("unexpected error", extra={"error": type(exc).__name__, "where": where})
             return error_response(500, "Internal error")
 
 

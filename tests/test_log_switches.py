@@ -1,0 +1,69 @@
+"""Nothing sensitive in logs, whatever the switches: a slice of the suite under each of them.
+
+Each switch runs the slice in a child pytest (``-s``: nothing captured, every line the
+functions, Powertools, botocore or the resolver write reaches the child's stdout and stderr),
+and every byte the child wrote is searched for a secret, a presented credential or a customer's
+data (tests/support/log_tap.py, which the child also checks line by line at its end).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from local_gateway.template import ROOT
+from tests.support import log_tap
+
+# Traffic with credentials, signatures, customers' attributes and erasure: what must not leak.
+SLICE = [
+    "tests/test_operations.py",
+    "tests/test_security.py",
+    "tests/test_storage.py",
+    "tests/test_inbound_auth.py::test_signature_matrix",
+]
+SWITCHES = {
+    # (POWERTOOLS_DEV also turns metrics off: kept on, so their lines are searched too)
+    "POWERTOOLS_DEV": {"POWERTOOLS_DEV": "true", "POWERTOOLS_METRICS_DISABLED": "false"},
+    "POWERTOOLS_LOGGER_LOG_EVENT": {"POWERTOOLS_LOGGER_LOG_EVENT": "true"},
+    "POWERTOOLS_DEBUG": {"POWERTOOLS_DEBUG": "true"},
+    # Lambda's ApplicationLogLevel=DEBUG: the root logger (botocore included) at DEBUG
+    "ApplicationLogLevel=DEBUG": {"AWS_LAMBDA_LOG_LEVEL": "DEBUG", "POWERTOOLS_LOG_LEVEL": "DEBUG"},
+}
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, tuple[int, str]]:
+    """The slice under every switch, the children run side by side: (exit code, all they wrote)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    children = {
+        switch: subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *SLICE],
+            cwd=ROOT,
+            env=base | variables,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for switch, variables in SWITCHES.items()
+    }
+    # Read every child's output while they all run: a full pipe would stall a child.
+    with ThreadPoolExecutor(max_workers=len(children)) as pool:
+        written = {s: pool.submit(c.communicate, timeout=900) for s, c in children.items()}
+        return {s: (children[s].wait(), future.result()[0]) for s, future in written.items()}
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
+def test_nothing_sensitive_is_logged_under(switch: str, outputs: dict[str, tuple[int, str]]) -> None:
+    # Given the slice run with the switch on
+    code, output = outputs[switch]
+
+    # Then the slice passed (its own end-of-session check included) and logged a lot...
+    assert code == 0, output[-4000:]
+    assert len(output.splitlines()) > 200
+    # ...but no line holds a sensitive value
+    leaks = log_tap.leaks(output.splitlines())
+    assert leaks == [], "\n".join(f"[{needle[:4]}...] {line[:300]}" for needle, line in leaks[:10])

@@ -39,6 +39,7 @@ def sandbox() -> Iterator[Sandbox]:
 def _fresh_sandbox(sandbox: Sandbox) -> None:
     sandbox.reset()
     sandbox.clear_faults()
+    sandbox.processing_delay_ms = 0
     sandbox.rotate_api_key(DEFAULT_API_KEY)
 
 

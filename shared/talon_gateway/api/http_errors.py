@@ -170,11 +170,13 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
         case NotFoundError():
             return error_response(404, "No such route")
         case _:
-            # The type and where it was raised, not the message or the traceback's text: an
+            # The type and the stack (file, line, function of each frame), not the message: an
             # exception's message can hold a customer's data (a KeyError of an email address).
-            frames = traceback.extract_tb(exc.__traceback__)
-            where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else None
-            logger.error("unexpected error", extra={"error": type(exc).__name__, "where": where})
+            stack = [
+                f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+                for frame in traceback.extract_tb(exc.__traceback__)
+            ]
+            logger.error("unexpected error", extra={"error": type(exc).__name__, "stack": stack})
             return error_response(500, "Internal error")
 
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from pydantic_core import from_json
+
 from talon_gateway.config import get_settings
 from talon_gateway.errors import FieldProblem, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from talon_gateway.operations import Operation
@@ -196,6 +198,30 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# A number literal longer than this is not a price or a quantity but a way to make parsers work.
+MAX_NUMBER_LENGTH = 100
+# Deeper documents are refused: Talon.One's own parser (and the sandbox) fail far above this.
+MAX_DEPTH = 200
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise ValueError("number literal too long")
+    return float(text)
+
+
+def _too_deep(text: str) -> bool:
+    """Whether the document nests deeper than MAX_DEPTH; counting brackets (C speed) first
+    spares the scan for every ordinary body, which cannot nest deeper than it has brackets."""
+    if text.count("{") + text.count("[") <= MAX_DEPTH:
+        return False
+    try:
+        from_json(text)  # pydantic-core stops at its recursion limit, MAX_DEPTH levels
+    except ValueError as exc:
+        return "recursion limit" in str(exc)
+    return False
+
+
 def _pointer(parts: list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
@@ -227,8 +253,12 @@ def parse_json(text: str) -> Any:
     pointer. NaN and Infinity are not JSON; a number beyond a double (1e999) parses as infinite,
     which every typed field refuses by name, while free-form values go to Talon.One as sent.
     """
+    if _too_deep(text):
+        raise _invalid("Invalid JSON", f"The body nests deeper than {MAX_DEPTH} levels", pointer="")
     try:
-        return json.loads(text, object_pairs_hook=_unique, parse_constant=_refuse_constant)
+        return json.loads(
+            text, object_pairs_hook=_unique, parse_float=_float, parse_constant=_refuse_constant
+        )
     except _DuplicateKey:
         pointer = _find_duplicate(json.loads(text, object_pairs_hook=_Pairs), [])
         raise _invalid(

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict
+
+# The deployment's choice for fields the spec does not define (template parameter
+# UnknownRequestFields): "refuse" them by name (the default: a typo such as ``profileID`` must
+# not pass silently), or "forward" them to Talon.One (a field Talon.One added after the
+# gateway was generated then works at once; a typo then fails at Talon.One, or silently).
+UNKNOWN_FIELDS_ENV = "UNKNOWN_REQUEST_FIELDS"
+
+
+def unknown_fields() -> Literal["forbid", "ignore"]:
+    choice = os.environ.get(UNKNOWN_FIELDS_ENV, "refuse")
+    if choice not in ("refuse", "forward"):
+        raise ValueError(f"{UNKNOWN_FIELDS_ENV} must be refuse or forward")
+    # "ignore", not "allow": the gateway forwards the caller's bytes, never the model.
+    return "forbid" if choice == "refuse" else "ignore"
 
 
 class RequestModel(BaseModel):
-    """What a storefront sends: strict, so nothing malformed or misspelt reaches Talon.One.
+    """What a storefront sends: strict, so nothing malformed reaches Talon.One.
 
-    Unknown fields are rejected (a typo such as ``profileID`` must not pass silently), numbers must
-    be finite, and error messages never echo the input (it may hold customers' personal data).
+    Types, required fields, enums, lengths and bounds as the spec states them; numbers must be
+    finite; error messages never echo the input (it may hold customers' personal data); unknown
+    fields as the deployment chose (``UNKNOWN_REQUEST_FIELDS``, read when the models load).
+    Models are built on first use: a function validates one body, not the whole API's.
     """
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra=unknown_fields(),
         allow_inf_nan=False,
         hide_input_in_errors=True,
         frozen=True,
+        defer_build=True,
     )
 
     def __repr__(self) -> str:
@@ -33,12 +51,7 @@ class ResponseModel(BaseModel):
     """What Talon.One answers: lenient, fields the spec does not know are kept, never dropped.
 
     The gateway passes response bytes through unchanged; these models document the contract
-    (OpenAPI) and type the sandbox. Building them is deferred until first use to keep cold
-    starts short.
+    (the gateway's OpenAPI) and are never imported by a Lambda function.
     """
 
     model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-# Talon.One's integers are 64-bit: a larger one is refused here, not by Talon.One.
-Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]

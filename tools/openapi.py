@@ -1,10 +1,12 @@
-"""Generate the gateway's OpenAPI document from the routes of every function.
+"""The gateway's OpenAPI document (docs/openapi.json), read off the routes of every function.
 
-The routes are the contract: each function's route decorator (summary, typed body, documented
-responses) is collected from template.yaml's functions into one resolver, and Powertools
-writes the document. ``--check`` exits 1 when docs/openapi.json is stale.
+The routes are the contract: each function's route decorator (summary, typed parameters and
+body, documented responses) is collected from template.yaml's functions into one resolver,
+and Powertools writes the document. Only here do the routes document their answers' models
+(``docs.document_models``): the Lambda functions never import them. ``--check`` exits 1 when
+docs/openapi.json is stale; ``make generate`` (tools/generate.py) writes it.
 
-    python tools/generate_openapi.py [--check]
+    python -m tools.openapi [--check]
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from local_gateway.functions import ensure_layer_on_path, load_module  # noqa: E402
 from local_gateway.template import functions  # noqa: E402
+
+ensure_layer_on_path()
+from talon_gateway.api import docs  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 DESCRIPTION = (
@@ -45,11 +50,22 @@ def _drop_undeclared_validation_responses(document: dict[str, Any]) -> None:
             document["components"]["schemas"].pop(name, None)
 
 
+def _no_content_for_empty_answers(document: dict[str, Any]) -> None:
+    """An answer documented without a model has no body (204, or joinLoyaltyProgram's 200):
+    Powertools would describe the handlers' ``Response[str]`` return type as its content."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            for code, response in operation["responses"].items():
+                if code.startswith("2") and response.get("description") == docs.NO_CONTENT:
+                    response.pop("content", None)
+
+
 def render() -> str:
     ensure_layer_on_path()
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
+    docs.document_models()
     resolver = APIGatewayRestResolver(enable_validation=True)
     for spec in functions():
         resolver.include_router(load_module(spec.code_uri).router)
@@ -72,6 +88,7 @@ def render() -> str:
     )
     document = json.loads(schema)
     _drop_undeclared_validation_responses(document)
+    _no_content_for_empty_answers(document)
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
@@ -84,7 +101,7 @@ def main() -> int:
     text = render()
     if args.check:
         if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("stale: docs/openapi.json (run: python tools/generate_openapi.py)", file=sys.stderr)
+            print("stale: docs/openapi.json (run: make generate)", file=sys.stderr)
             return 1
         return 0
     OUTPUT.write_text(text)

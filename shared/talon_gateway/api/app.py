@@ -32,7 +32,7 @@ from talon_gateway.errors import IdempotencyStoreUnavailable
 from talon_gateway.inbound.event import parse_json
 from talon_gateway.inbound.guard import Guarded, guard
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 from talon_gateway.upstream import policy as upstream
 
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -63,8 +63,8 @@ def build_app(router: Router) -> APIGatewayRestResolver:
     return app
 
 
-def _query_text(value: object) -> str:
-    """A validated query value as Talon.One reads it (Go's strconv and RFC 3339)."""
+def _text(value: object) -> str:
+    """A validated parameter as Talon.One reads it (Go's strconv and RFC 3339)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -72,32 +72,37 @@ def _query_text(value: object) -> str:
     return str(value)
 
 
-def upstream_query(operation: Operation, values: Mapping[str, object]) -> list[tuple[str, str]]:
+def upstream_query(values: Mapping[str, object]) -> list[tuple[str, str]]:
     """The query Talon.One gets: the values as validated, not as the caller spelt them (``1`` for
-    a boolean is ``true``), arrays repeated or comma-separated as the spec's ``explode`` says."""
+    a boolean is ``true``); arrays as repeated parameters (the spec's ``explode``; the others
+    are validated and sent as the one comma-separated string the caller sent)."""
     pairs: list[tuple[str, str]] = []
     for name, value in values.items():
-        if value is None:
-            continue
         if isinstance(value, list | tuple):
-            texts = [_query_text(v) for v in value]
-            if name in operation.csv_params:
-                pairs.append((name, ",".join(texts)))
-            else:
-                pairs.extend((name, text) for text in texts)
-        else:
-            pairs.append((name, _query_text(value)))
+            pairs.extend((name, _text(v)) for v in value)
+        elif value is not None:
+            pairs.append((name, _text(value)))
     return pairs
 
 
-def forward(operation: Operation, *, query: Mapping[str, object] | None = None) -> Response[str]:
+def forward(
+    operation: Operation,
+    *,
+    path: Mapping[str, object] | None = None,
+    query: Mapping[str, object] | None = None,
+) -> Response[str]:
     """Send the validated request to Talon.One (at most once per idempotency key); answer unchanged.
 
-    ``query`` holds the route's validated query parameters by their Talon.One names.
+    ``path`` and ``query`` hold the route's validated parameters by their Talon.One names: what
+    the gateway validated is what Talon.One gets (an id ``007`` validated as 7 is sent as 7).
     """
     guarded = _current.get()
-    path_values = guarded.path_values
-    pairs = upstream_query(operation, query or {})
+    # Strings as API Gateway decoded them (the route sees the encoded path); others as validated.
+    path_values = {
+        name: guarded.path_values[name] if isinstance(value, str) else _text(value)
+        for name, value in (path or guarded.path_values).items()
+    }
+    pairs = upstream_query(query or {})
 
     def send() -> Delivery:
         answer = upstream.call(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 
 class ErrorSource(BaseModel):
@@ -36,9 +37,15 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS: dict[int, str] = {
-    400: "Invalid request (every invalid field listed), or Talon.One's own 400",
-    401: "The caller is not authenticated",
+    400: "Invalid request (every invalid field or parameter listed), or Talon.One's own 400",
+    401: (
+        "The caller is not authenticated: no valid bearer token or Standard Webhooks signature, a "
+        "signature on an operation that takes none, or a webhook-id already used for another request"
+    ),
+    403: "The caller's credentials do not allow this operation (their scope)",
     404: "Talon.One found no such entity",
+    # Checked before anything else, on every route: any request may carry a body.
+    413: "The request's body is larger than the configured limit (MAX_BODY_BYTES)",
     429: "Talon.One asks to slow down (Retry-After)",
     500: "Unexpected gateway failure or misconfiguration",
     502: "Talon.One failed or refused the gateway's credentials (Retry-After)",
@@ -46,7 +53,6 @@ _ERRORS: dict[int, str] = {
     504: "Talon.One did not answer in time (Retry-After)",
 }
 _BODY_ERRORS: dict[int, str] = {
-    413: "The body is larger than the configured limit",
     415: "The body is not application/json",
 }
 
@@ -60,18 +66,33 @@ _WRITE_ERRORS: dict[int, str] = {
 }
 
 
-def responses(
-    operation: Operation, model: type[BaseModel] | None, *, status: int = 200
-) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI responses of one route: its success answer, then every error answer it can give."""
+NO_CONTENT = "Done, no content"
+# The modules of Talon.One's answers, loaded only to write the OpenAPI document (tools/openapi.py):
+# the Lambda functions never import the 40+ response models.
+_answers: dict[bool, ModuleType] = {}
+
+
+def document_models() -> None:
+    """Document the answers' models in the routes declared from now on (the OpenAPI generator)."""
+    from talon_gateway.models import legacy_responses, responses
+
+    _answers.update({False: responses, True: legacy_responses})
+
+
+def responses(operation: Operation) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI responses of one route: its success answers, then every error it can give."""
     documented: dict[int, OpenAPIResponse] = {}
-    if model is None:
-        documented[status] = {"description": "Done, no content"}
-    else:
-        documented[status] = {
-            "description": "Talon.One's answer, passed through unchanged",
-            "content": {"application/json": {"model": model}},
-        }
+    for status, schema in operation.successes:
+        if schema is None:
+            documented[status] = {"description": NO_CONTENT}
+        elif not _answers:
+            documented[status] = {"description": "Talon.One's answer, passed through unchanged"}
+        else:
+            model: type[BaseModel] = getattr(_answers[operation.legacy], _python_name(schema))
+            documented[status] = {
+                "description": "Talon.One's answer, passed through unchanged",
+                "content": {"application/json": {"model": model}},
+            }
     errors = (
         _ERRORS | (_BODY_ERRORS if operation.has_body else {}) | (_WRITE_ERRORS if operation.is_write else {})
     )
@@ -81,7 +102,18 @@ def responses(
     return documented
 
 
-_IDENTIFIER = "percent-encoded as one path segment; not `.` or `..`, no control characters (else 400)"
-COUPON_VALUE = f"The coupon code, {_IDENTIFIER} (SUMMER 20/50% is SUMMER%2020%2F50%25)"
-INTEGRATION_ID = f"The customer profile's integration id, {_IDENTIFIER}"
-SESSION_ID = f"The customer session's integration id, {_IDENTIFIER}"
+def _python_name(schema: str) -> str:
+    """datamodel-code-generator's class name for a component schema (getX_200_response → GetX200Response)."""
+    return "".join(part[:1].upper() + part[1:] for part in schema.split("_"))
+
+
+_IDENTIFIER = (
+    "percent-encoded as one path segment. Refused with 400: the values `.` and `..`, bytes that are "
+    "not UTF-8, and characters of the Unicode categories Cc (controls, NUL included), Cf (format: "
+    "zero-width and bidirectional marks), Cs, Co, Cn, Zl, Zp, and Zs other than the space U+0020"
+)
+
+
+def identifier(description: str) -> str:
+    """A path parameter's description, with what the gateway refuses in one."""
+    return f"{description.rstrip('.')}: {_IDENTIFIER}."

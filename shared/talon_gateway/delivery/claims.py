@@ -25,7 +25,7 @@ from talon_gateway.config import get_settings
 from talon_gateway.delivery import aws
 from talon_gateway.errors import ConfigurationError, IdempotencyStoreUnavailable, Unauthenticated
 from talon_gateway.observability import MetricUnit, logger, metrics
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 CLAIM_MARGIN_SECONDS = 60

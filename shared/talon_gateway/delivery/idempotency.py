@@ -64,7 +64,7 @@ from talon_gateway.errors import (
     IdempotencyStoreUnavailable,
 )
 from talon_gateway.observability import MetricUnit, logger, metrics
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 # Answers above this size are stored compressed; compressed ones above the second limit go to
 # S3 (DynamoDB items hold at most 400 KB, attribute names and the other attributes included).

@@ -28,7 +28,7 @@ from standardwebhooks import Webhook
 
 from talon_gateway.errors import Forbidden, Unauthenticated
 from talon_gateway.inbound.credentials import Credential, InboundSecrets, WebhookSecret
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 MAX_WEBHOOK_ID_LENGTH = 255

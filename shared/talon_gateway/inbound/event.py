@@ -20,7 +20,7 @@ from pydantic_core import from_json
 
 from talon_gateway.config import get_settings
 from talon_gateway.errors import FieldProblem, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

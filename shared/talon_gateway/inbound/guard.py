@@ -29,7 +29,7 @@ from talon_gateway.inbound.event import (
     raw_body,
 )
 from talon_gateway.inbound.limits import check_limits
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 from talon_gateway.upstream.policy import Deadline
 
 

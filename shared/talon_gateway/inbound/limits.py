@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from talon_gateway.errors import FieldProblem, InvalidRequest
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 MAX_CART_ITEMS = 1_000
 MAX_TOTAL_QUANTITY = 10_000

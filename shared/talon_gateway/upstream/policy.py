@@ -39,7 +39,7 @@ from talon_gateway.errors import (
     UpstreamUnavailable,
 )
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 from talon_gateway.upstream import transport
 from talon_gateway.upstream.credentials import get_talon_credentials
 from talon_gateway.upstream.request import build_request

@@ -1,10 +1,12 @@
 """Building the upstream request: pure functions, no I/O (kept apart from sending).
 
-Authentication per Talon.One's contract (spec/README.md):
-- ``Authorization: ApiKey-v1 <key>`` when an API key is configured;
+Authentication per Talon.One's contract (spec/README.md, spec/current/README.md):
+- ``Authorization: ApiKey-v1 <key>`` when an API key is configured; today's operations accept
+  nothing else, so without one they answer a clear configuration error (500);
 - ``Content-Signature: signer=<applicationId>; signature=<hex HMAC-MD5>`` over the exact body
   bytes sent (the empty byte string without a body), keyed with the hex-decoded application
-  key, when the application id and key are configured and the operation accepts it;
+  key, when the application id and key are configured, on the 2020 document's operations that
+  accepted it (as the first release did);
 - both when both are configured.
 """
 
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from talon_gateway.errors import ConfigurationError
-from talon_gateway.operations import Operation
+from talon_gateway.operation import Operation
 
 if TYPE_CHECKING:
     from talon_gateway.upstream.credentials import TalonCredentials
@@ -69,13 +71,13 @@ def build_request(
         headers["Content-Type"] = "application/json"
     if credentials.api_key is not None:
         headers["Authorization"] = f"ApiKey-v1 {credentials.api_key.get_secret_value()}"
-    elif operation.api_key_only:
+    elif operation.requires_api_key:
         raise ConfigurationError(
             f"{operation.name} needs an API key: add apiKey to the Talon.One secret (TALON_SECRET_ID)",
             public_detail=f"The gateway is misconfigured: {operation.name} requires a Talon.One API key",
         )
     if (
-        not operation.api_key_only
+        operation.content_signature
         and credentials.application_id is not None
         and credentials.application_key is not None
     ):

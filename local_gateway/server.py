@@ -2,8 +2,9 @@
 
 Routes come from template.yaml. Fidelity notes: the path stays percent-encoded in ``path`` and
 is decoded per segment in ``pathParameters`` (as API Gateway REST does); a body that is not
-UTF-8 is delivered base64-encoded; an unknown route answers 404 (API Gateway says 403
-"Missing Authentication Token"); an invocation longer than 29 s answers 504.
+UTF-8 is delivered base64-encoded; API Gateway's own answers (an unknown route: 404, a body over
+10 MB: 413, an invocation longer than 29 s: 504, a crashed function: 502) are template.yaml's
+GatewayResponses, in Talon.One's error shape with X-Correlation-Id.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_gateway.runtime import Runtime
-from local_gateway.template import FunctionSpec
+from local_gateway.template import FunctionSpec, gateway_responses
 
 JSON = [("Content-Type", "application/json")]
 API_GATEWAY_TIMEOUT = 29.0
@@ -111,6 +112,7 @@ class LocalGateway:
         self, functions: list[FunctionSpec], runtime: Runtime, host: str = "127.0.0.1", port: int = 3000
     ) -> None:
         self.routes = sorted((Route.of(f) for f in functions), key=lambda r: -r.static_segments)
+        self.gateway_responses = gateway_responses()
         self.runtime = runtime
         gateway = self
 
@@ -143,16 +145,23 @@ class LocalGateway:
                 return route, values
         return None
 
+    def _gateway_error(self, request: BaseHTTPRequestHandler, kind: str, message: str) -> None:
+        """API Gateway's own answer of that type, as template.yaml shapes it, with its request id."""
+        response = self.gateway_responses[kind]
+        request_id = str(uuid.uuid4())
+        headers = [*JSON, ("X-Correlation-Id", request_id)]
+        self._reply(request, response.status, headers, response.render(message, request_id))
+
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_PAYLOAD:
-            self._reply(request, 413, JSON, b'{"message":"Request Too Long"}')
+            self._gateway_error(request, "REQUEST_TOO_LARGE", "Request Too Long")
             request.close_connection = True
             return
         body = request.rfile.read(length) if length else b""
         found = self.resolve(request.command, urlsplit(request.path).path)
         if found is None:
-            self._reply(request, 404, JSON, b'{"message":"No such route"}')
+            self._gateway_error(request, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             return
         route, values = found
         event = build_event(
@@ -166,10 +175,10 @@ class LocalGateway:
         try:
             result = self.runtime.submit(route.spec, event).result(timeout=API_GATEWAY_TIMEOUT)
         except FutureTimeout:
-            self._reply(request, 504, JSON, b'{"message":"Endpoint request timed out"}')
+            self._gateway_error(request, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
             return
         except Exception:  # noqa: BLE001 - a crashed function is what API Gateway reports as 502
-            self._reply(request, 502, JSON, b'{"message":"Internal server error"}')
+            self._gateway_error(request, "INTEGRATION_FAILURE", "Internal server error")
             return
         self._reply_with(request, result)
 

@@ -6,6 +6,7 @@ here keeps a second route table.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +141,30 @@ def parameter_defaults(document: Mapping[str, Any] | None = None) -> dict[str, s
         for name, spec in document.get("Parameters", {}).items()
         if "Default" in spec
     }
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of API Gateway's own answers, as template.yaml customises it (GatewayResponses)."""
+
+    status: int
+    template: str  # application/json mapping template ($context variables)
+
+    def render(self, message: str, request_id: str) -> bytes:
+        body = self.template.replace("$context.error.messageString", json.dumps(message))
+        return body.replace("$context.requestId", request_id).encode()
+
+
+def gateway_responses(document: Mapping[str, Any] | None = None) -> dict[str, GatewayResponse]:
+    """The API's gateway responses by type (MISSING_AUTHENTICATION_TOKEN, REQUEST_TOO_LARGE...)."""
+    document = document or load()
+    api = next(r for r in document["Resources"].values() if r["Type"] == "AWS::Serverless::Api")
+    found = {}
+    for kind, response in api["Properties"].get("GatewayResponses", {}).items():
+        body = response["ResponseTemplates"]["application/json"]
+        status = int(
+            response.get("StatusCode")
+            or json.loads(body.replace("$context.error.messageString", '""'))["StatusCode"]
+        )
+        found[kind] = GatewayResponse(status, body)
+    return found

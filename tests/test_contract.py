@@ -1,8 +1,14 @@
-"""template.yaml, functions/, events/, the OpenAPI document and the operations table agree route by route."""
+"""template.yaml, functions/, events/, the OpenAPI document and the operations table agree route by route.
+
+All of them are generated from one catalog (tools/generate.py): these tests fail when one of
+them drifts, whether by hand or because the generator was not run after a change.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +16,8 @@ import pytest
 
 from local_gateway.functions import load_module
 from local_gateway.template import ROOT, FunctionSpec, Tagged, functions, load
-from talon_gateway.operations import OPERATIONS, Operation
+from talon_gateway.operation import Operation
+from talon_gateway.operations import OPERATIONS
 from tests.conftest import load_event
 
 SPECS = functions()
@@ -23,11 +30,31 @@ def spec_for(operation: Operation) -> FunctionSpec:
 
 
 def test_every_operation_has_exactly_one_function_and_nothing_else_does() -> None:
-    # Given the 11 operations of Talon.One's Integration API and the template's functions
+    # Given today's 39 Integration API operations, the 2020 document's 4 that today's API dropped,
+    # and the template's functions
+    assert len(OPERATIONS) == 43
+    assert sum(op.legacy for op in OPERATIONS) == 4
     # Then each operation has one function folder, and each function serves one operation
     assert sorted(op.function_dir for op in OPERATIONS) == sorted(BY_OPERATION)
-    assert len(SPECS) == len(OPERATIONS) == 11
+    assert len(SPECS) == len(OPERATIONS)
     assert sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir()) == sorted(BY_OPERATION)
+
+
+def test_the_operations_are_todays_and_the_legacy_ones() -> None:
+    current = json.loads((ROOT / "spec" / "current" / "integration-api.openapi.json").read_text())
+    legacy = json.loads((ROOT / "spec" / "talon-integration-api.openapi.json").read_text())
+
+    def routes(document: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {
+            (method.upper(), path, item["operationId"])
+            for path, methods in document["paths"].items()
+            for method, item in methods.items()
+        }
+
+    served = {(op.method, op.path, op.name) for op in OPERATIONS}
+    assert routes(current) <= served
+    assert served - routes(current) == {(op.method, op.path, op.name) for op in OPERATIONS if op.legacy}
+    assert {(op.method, op.path, op.name) for op in OPERATIONS if op.legacy} <= routes(legacy)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
@@ -63,49 +90,70 @@ def test_openapi_document_lists_exactly_the_template_routes() -> None:
     assert documented == {(op.method, op.path, op.name) for op in OPERATIONS}
 
 
-def test_openapi_document_is_current() -> None:
-    # Given the routes as the functions declare them now
-    from tools.generate_openapi import OUTPUT, render
-
-    # Then the committed document is what they generate (run tools/generate_openapi.py after a change)
-    assert OUTPUT.read_text() == render()
-
-
-def test_generated_models_are_current() -> None:
-    from tools.generate_models import DEFAULT_SPEC, render
-
-    for path, text in render(DEFAULT_SPEC).items():
-        assert path.read_text() == text, f"{path.name} is stale: run tools/generate_models.py"
+def test_legacy_routes_are_marked_deprecated() -> None:
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    deprecated = {
+        item["operationId"]
+        for methods in document["paths"].values()
+        for item in methods.values()
+        if item.get("deprecated")
+    }
+    assert deprecated == {op.name for op in OPERATIONS if op.legacy}
 
 
-def test_vendored_spec_is_the_team_reference() -> None:
-    reference = ROOT.parent / "shared" / "spec" / "talon-integration-api.openapi.json"
-    if not reference.exists():
-        pytest.skip("the team's reference folder is not beside this checkout")
-    assert (ROOT / "spec" / reference.name).read_bytes() == reference.read_bytes()
+def test_generated_files_are_current() -> None:
+    # Given the catalog (the two OpenAPI documents and tools/catalog.py)
+    from tools.generate import render, stale
+
+    # Then the operation table, the models, the functions, the events and template.yaml's
+    # resources are what it generates (run make generate)...
+    assert [str(p.relative_to(ROOT)) for p in stale(render())] == []
+    # ...and so is the OpenAPI document, read off the routes in a fresh interpreter (the routes
+    # document their answers' models only there)
+    check = subprocess.run(
+        [sys.executable, "-m", "tools.openapi", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def _resource_name(resource: object) -> str:
-    """The logical id a policy statement's resource points at (``!GetAtt T.Arn``, ``!Sub ${B.Arn}/x/*``)."""
+    """The logical id a policy statement's resource points at (``!GetAtt T.Arn``, ``!Sub ${B.Arn}/x/*``,
+    ``!Ref Parameter``)."""
     assert isinstance(resource, Tagged), resource
     if resource.tag == "GetAtt":
         return str(resource.value).split(".")[0]
+    if resource.tag == "Ref":
+        return str(resource.value)
     assert resource.tag == "Sub"
     return str(resource.value).removeprefix("${").replace(".Arn}", "")
 
 
-def _policy_targets(spec: FunctionSpec) -> tuple[set[str], set[tuple[str, str]]]:
-    """(secrets readable, (action, resource) pairs allowed) by a function's policies."""
+def _policy_targets(spec: FunctionSpec) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str, str]]]:
+    """(secrets readable, (action, resource) pairs allowed, (condition, action, resource) allowed
+    when a template condition holds) by a function's policies."""
     secrets: set[str] = set()
     grants: set[tuple[str, str]] = set()
+    conditional: set[tuple[str, str, str]] = set()
     for policy in spec.policies:
+        if isinstance(policy, Tagged) and policy.tag == "If":
+            condition, when_true, when_false = policy.value
+            assert when_false == Tagged("Ref", "AWS::NoValue")
+            for statement in when_true["Statement"]:
+                actions = statement["Action"]
+                for action in actions if isinstance(actions, list) else [actions]:
+                    conditional.add((condition, action, _resource_name(statement["Resource"])))
+            continue
         if "AWSSecretsManagerGetSecretValuePolicy" in policy:
             arn = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
             assert isinstance(arn, Tagged)
             secrets.add(arn.value)
         for statement in policy.get("Statement", []):
             grants.update((action, _resource_name(statement["Resource"])) for action in statement["Action"])
-    return secrets, grants
+    return secrets, grants, conditional
 
 
 IDEMPOTENCY = {
@@ -133,13 +181,19 @@ ERASE = IDEMPOTENCY | {
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
 def test_policies_are_least_privilege(operation: Operation) -> None:
-    secrets, grants = _policy_targets(spec_for(operation))
+    secrets, grants, conditional = _policy_targets(spec_for(operation))
     # Every function reads the Talon.One credentials and the inbound secrets, nothing else
     assert secrets == {"TalonSecret", "InboundSecret"}
     # Reads touch no table; writes the idempotency table with the four item actions Powertools
     # uses, the erasure index and the overflow of large answers; erasure what it erases
     expected = ERASE if operation.erases else WRITE if operation.is_write else CLAIM
     assert grants == expected
+    # and, when the stack is given customer-managed keys, may use those keys and no other
+    assert conditional == {
+        ("HasSecretsKey", "kms:Decrypt", "SecretsKmsKeyArn"),
+        ("HasTableKey", "kms:Decrypt", "TableKmsKeyArn"),
+        ("HasTableKey", "kms:GenerateDataKey", "TableKmsKeyArn"),
+    }
 
 
 def test_environment_contract_names() -> None:

@@ -88,18 +88,23 @@ def test_the_printed_curl_example_works(gateway: RunningGateway) -> None:
 
 
 def test_storefront_story(gateway: RunningGateway) -> None:
-    # The customer signs up: profile update
+    # The customer signs up: a profile update (v2)
     profile = gateway.call(
-        "PUT", "/v1/customer_profiles/customer-e2e", {"attributes": {"Name": "Eve Example", "City": "Porto"}}
+        "PUT",
+        "/v2/customer_profiles/customer-e2e?runRuleEngine=true",
+        {"attributes": {"Name": "Eve Example", "City": "Porto"}, "responseContent": ["customerProfile"]},
     )
     assert profile.status_code == 200, profile.text
-    assert profile.json()["profile"]["attributes"]["Name"] == "Eve Example"
+    assert profile.json()["customerProfile"]["attributes"]["Name"] == "Eve Example"
 
     # Cart updates: one coupon accepted, one rejected
     cart = {
         "profileId": "customer-e2e",
         "couponCodes": ["SUMMER20", "NOT-A-COUPON"],
-        "cartItems": [{"name": "Trail shoes", "sku": "SKU-1", "quantity": 2, "price": 50}],
+        "cartItems": [
+            {"name": "Trail shoes", "sku": "SKU-1", "quantity": 2, "price": 50},
+            {"name": "Socks", "sku": "SKU-2", "quantity": 1, "price": 10},
+        ],
     }
     first = gateway.call(
         "PUT",
@@ -109,9 +114,16 @@ def test_storefront_story(gateway: RunningGateway) -> None:
     assert first.status_code == 200, first.text
     found = effects(first)
     assert ("acceptCoupon", {"value": "SUMMER20"}) in found
-    assert ("rejectCoupon", {"value": "NOT-A-COUPON", "rejectionReason": "CouponNotFound"}) in found
-    assert any(kind == "setDiscount" and props["value"] == 20.0 for kind, props in found)
-    assert first.json()["customerSession"]["cartItemTotal"] == 100.0
+    assert any(kind == "rejectCoupon" and props["value"] == "NOT-A-COUPON" for kind, props in found)
+    assert any(kind == "setDiscount" for kind, _ in found)
+    assert first.json()["customerSession"]["cartItemTotal"] == 110.0
+    # A dry run changes nothing
+    dry = gateway.call(
+        "PUT",
+        "/v2/customer_sessions/cart-e2e?dry=true",
+        {"customerSession": {"couponCodes": []}, "responseContent": ["customerSession"]},
+    )
+    assert dry.status_code == 200, dry.text
     # A later update that omits couponCodes keeps them (cumulative PUT through the gateway)
     second = gateway.call(
         "PUT",
@@ -122,38 +134,38 @@ def test_storefront_story(gateway: RunningGateway) -> None:
         },
     )
     assert second.json()["customerSession"]["couponCodes"] == ["SUMMER20", "NOT-A-COUPON"]
-    assert second.json()["customerSession"]["total"] == 105.0
+    assert second.json()["customerSession"]["total"] == 115.0
 
-    # An event is tracked in the session (the v1 session API sees the same session)
+    # An event is tracked for the customer
     event = gateway.call(
         "POST",
-        "/v1/events",
-        {
-            "profileId": "customer-e2e",
-            "type": "viewed_promo",
-            "attributes": {"page": "summer"},
-            "sessionId": "cart-e2e",
-        },
+        "/v2/events?silent=no",
+        {"profileId": "customer-e2e", "type": "viewed_promo", "attributes": {"page": "summer"}},
     )
     assert event.status_code == 200, event.text
-    assert event.json()["event"]["type"] == "viewed_promo"
-    v1 = gateway.call(
-        "PUT",
-        "/v1/customer_sessions/cart-e2e",
-        {"profileId": "customer-e2e", "attributes": {"channel": "web"}},
-    )
-    assert v1.status_code == 200, v1.text
-    assert v1.json()["session"]["coupon"] == "SUMMER20"
 
-    # The session is closed (the purchase)
+    # The session is closed (the purchase), then one pair of shoes is returned
     closed = gateway.call("PUT", "/v2/customer_sessions/cart-e2e", {"customerSession": {"state": "closed"}})
     assert closed.status_code == 200, closed.text
+    returned = gateway.call(
+        "POST",
+        "/v2/customer_sessions/cart-e2e/returns",
+        {
+            "return": {"returnedCartItems": [{"position": 0, "quantity": 1}]},
+            "responseContent": ["customerSession"],
+        },
+    )
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["customerSession"]["state"] == "partially_returned"
+    read = gateway.call("GET", "/v2/customer_sessions/cart-e2e")
+    assert read.status_code == 200, read.text
+    assert read.json()["customerSession"]["state"] == "partially_returned"
 
     # A coupon is reserved for the customer, and listed both ways (the code needs encoding)
     reserved = gateway.call(
         "POST", "/v1/coupon_reservations/SUMMER%2020%2F50%25", {"integrationIDs": ["customer-e2e"]}
     )
-    assert reserved.status_code == 200, reserved.text
+    assert reserved.status_code == 201, reserved.text
     assert reserved.json()["value"] == "SUMMER 20/50%"
     coupons = gateway.call("GET", "/v1/coupon_reservations/coupons/customer-e2e").json()
     assert "SUMMER 20/50%" in [c["value"] for c in coupons["data"]]
@@ -164,7 +176,7 @@ def test_storefront_story(gateway: RunningGateway) -> None:
     referral = gateway.call(
         "POST", "/v1/referrals", {"campaignId": 5, "advocateProfileIntegrationId": "customer-e2e"}
     )
-    assert referral.status_code == 200, referral.text
+    assert referral.status_code == 201, referral.text
     code = referral.json()["code"]
 
     # The inventory shows the profile and the referral
@@ -192,19 +204,19 @@ def test_storefront_story(gateway: RunningGateway) -> None:
 
 def test_signed_webhook_is_accepted_once_and_replayed(gateway: RunningGateway) -> None:
     # Given a storefront webhook signed with the printed secret
-    body = b'{"profileId":"customer-hook","type":"order_paid","attributes":{"total":42},"sessionId":"hook-1"}'
+    body = b'{"profileId":"customer-hook","type":"order_paid","attributes":{"total":42}}'
     event = webhooks.sign({"headers": {}, "body": body.decode()}, gateway.webhook_secret, "msg_e2e_1")
     headers = event["headers"] | {"Content-Type": "application/json"}
 
     # When it is delivered twice (a retrying sender)
-    first = gateway.client.post(gateway.url + "/v1/events", content=body, headers=headers)
-    second = gateway.client.post(gateway.url + "/v1/events", content=body, headers=headers)
+    first = gateway.client.post(gateway.url + "/v2/events?silent=no", content=body, headers=headers)
+    second = gateway.client.post(gateway.url + "/v2/events?silent=no", content=body, headers=headers)
 
     # Then the sandbox recorded it once, and the second answer is the stored one
     assert first.status_code == 200, first.text
     assert second.headers["idempotent-replayed"] == "true"
     assert second.content == first.content
-    recorded = httpx.get(gateway.talon_url + "/_sandbox/requests?operation=trackEvent").json()
+    recorded = httpx.get(gateway.talon_url + "/_sandbox/requests?operation=trackEventV2").json()
     bodies = [r["body"] for r in recorded["requests"] if "customer-hook" in r["body"]]
     assert len(bodies) == 1
 
@@ -218,6 +230,8 @@ def test_refusals_over_http(gateway: RunningGateway) -> None:
     assert invalid.json()["errors"][0]["source"] == {"pointer": "/customerSession/profileID"}
     unknown = gateway.call("GET", "/v9/nothing")
     assert unknown.status_code == 404
+    assert unknown.json()["StatusCode"] == 404
+    assert "x-correlation-id" in unknown.headers
 
 
 def test_sandbox_errors_pass_through(gateway: RunningGateway) -> None:

@@ -40,7 +40,7 @@ from tests.conftest import reset_sandbox
 
 OPENAPI = ROOT / "docs" / "openapi.json"
 SEED = 20260101
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 25
 REQUEST_TIMEOUT = 35.0  # above the local gateway's own 29-second limit (its 504)
 
 CONFIG = schemathesis.Config.from_dict(
@@ -183,9 +183,9 @@ def test_no_server_error_and_only_documented_statuses(
 
 
 def test_every_operation_of_the_document_was_fuzzed() -> None:
-    # Given the 11 operations of docs/openapi.json
+    # Given the 43 operations of docs/openapi.json
     operations = documented_operations()
-    assert len(operations) == 11
+    assert len(operations) == 43
 
     # Then each one was sent examples in this run (the parametrized test above ran first)
     missing = sorted(name for name, label in operations.items() if not TALLY.statuses.get(label))

@@ -1,4 +1,4 @@
-"""Each of the 11 operations end to end: its events/ file through its handler to Talon.One over HTTP.
+"""Each of the 43 operations end to end: its events/ file through its handler to Talon.One over HTTP.
 
 Talon.One is a recording server on 127.0.0.1; Secrets Manager is moto over HTTP. Expected
 values are written out here independently of the gateway's code: encoded targets by hand,
@@ -12,15 +12,34 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from tests.conftest import Invoke, header, load_event
+from talon_gateway.operations import OPERATIONS
+from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
 from tests.support.upstream import RecordingUpstream
+from tools.catalog import entries
 
 # The answer Talon.One gives in these tests carries a field the spec does not know.
 UNKNOWN_FIELD_ANSWER = b'{"totalResultSize":1,"data":[],"fieldNotInTheSpec":{"kept":true}}'
+SESSION = "cart-7f3a%2F2026"  # cart-7f3a/2026
+PROFILE = "jane.doe%2Bshop%40example.com"  # jane.doe+shop@example.com
+COUPON = "SUMMER%2020%2F50%25"  # SUMMER 20/50%
+# The 2020 document's operations that took the Content-Signature: it is still sent on them.
+SIGNED_IN_2020 = {
+    "createCouponReservation",
+    "deleteCouponReservation",
+    "getReservedCoupons",
+    "getReservedCustomers",
+    "createReferral",
+    "getCustomerInventory",
+    "deleteCustomerData",
+    "trackEvent",
+    "updateCustomerProfile",
+    "updateCustomerSession",
+}
 
 
 @dataclass(frozen=True)
@@ -30,24 +49,85 @@ class Case:
     target: str  # what must reach Talon.One: percent-encoded path and query
     success: int = 200
 
+    @property
+    def name(self) -> str:
+        head, *rest = self.function.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
 
 CASES = [
-    Case("create_coupon_reservation", "POST", "/v1/coupon_reservations/SUMMER%2020%2F50%25"),
-    Case("delete_coupon_reservation", "DELETE", "/v1/coupon_reservations/SUMMER%2020%2F50%25", 204),
-    Case("get_reserved_coupons", "GET", "/v1/coupon_reservations/coupons/customer-1001"),
-    Case("get_reserved_customers", "GET", "/v1/coupon_reservations/customerprofiles/SUMMER%2020%2F50%25"),
-    Case("create_referral", "POST", "/v1/referrals"),
+    Case("best_prior_price", "POST", "/v1/best_prior_price"),
+    Case("sync_catalog", "PUT", "/v1/catalogs/1/sync"),
+    Case("get_reserved_customers", "GET", f"/v1/coupon_reservations/customerprofiles/{COUPON}"),
+    Case("create_coupon_reservation", "POST", f"/v1/coupon_reservations/{COUPON}", 201),
+    Case("delete_coupon_reservation", "DELETE", f"/v1/coupon_reservations/{COUPON}", 204),
+    Case("delete_customer_data", "DELETE", f"/v1/customer_data/{PROFILE}", 204),
+    Case(
+        "get_customer_achievements",
+        "GET",
+        f"/v1/customer_profiles/{PROFILE}/achievements?achievementStatus=active%2Cscheduled",
+    ),
+    Case("get_customer_achievement_history", "GET", f"/v1/customer_profiles/{PROFILE}/achievements/1"),
     Case(
         "get_customer_inventory",
         "GET",
-        "/v1/customer_profiles/jane.doe%2Bshop%40example.com/inventory?profile=true&referrals=true",
+        f"/v1/customer_profiles/{PROFILE}/inventory?profile=true&referrals=true",
     ),
-    Case("delete_customer_data", "DELETE", "/v1/customer_data/jane.doe%2Bshop%40example.com", 204),
+    Case("integration_get_all_campaigns", "GET", "/v1/integration/campaigns?pageSize=10"),
+    Case("activate_loyalty_points", "POST", "/v1/loyalty_programs/1/activate_points"),
+    Case("generate_loyalty_card", "POST", "/v1/loyalty_programs/1/cards"),
+    Case("get_loyalty_card_balances", "GET", "/v1/loyalty_programs/1/cards/CARD-0001/balances"),
+    Case("get_loyalty_card_points", "GET", "/v1/loyalty_programs/1/cards/CARD-0001/points"),
+    Case(
+        "get_loyalty_card_transactions",
+        "GET",
+        "/v1/loyalty_programs/1/cards/CARD-0001/transactions?subledgerId=beauty&pageSize=10",
+    ),
+    Case(
+        "get_loyalty_balances", "GET", f"/v1/loyalty_programs/1/profile/{PROFILE}/balances?includeTiers=true"
+    ),
+    Case(
+        "delete_loyalty_transactions_from_ledgers",
+        "POST",
+        f"/v1/loyalty_programs/1/profile/{PROFILE}/delete_transactions",
+        204,
+    ),
+    Case("join_loyalty_program", "POST", f"/v1/loyalty_programs/1/profile/{PROFILE}/join"),
+    Case("get_loyalty_program_profile_points", "GET", f"/v1/loyalty_programs/1/profile/{PROFILE}/points"),
+    Case(
+        "get_loyalty_program_profile_transactions",
+        "GET",
+        f"/v1/loyalty_programs/1/profile/{PROFILE}/transactions",
+    ),
+    Case("create_referral", "POST", "/v1/referrals", 201),
+    Case("create_referrals_for_multiple_advocates", "POST", "/v1/referrals_for_multiple_advocates", 201),
+    Case("update_audience_customers_attributes", "PUT", "/v2/audience_customers/1/attributes", 204),
+    Case("create_audience_v2", "POST", "/v2/audiences", 201),
+    Case("update_audience_v2", "PUT", "/v2/audiences/1"),
+    Case("delete_audience_v2", "DELETE", "/v2/audiences/1", 204),
+    Case("delete_audience_memberships_v2", "DELETE", "/v2/audiences/1/memberships", 204),
+    Case("update_customer_profile_audiences", "POST", "/v2/customer_audiences", 204),
+    Case("update_customer_profiles_v2", "PUT", "/v2/customer_profiles"),
+    Case("update_customer_profile_v2", "PUT", f"/v2/customer_profiles/{PROFILE}?runRuleEngine=true"),
+    Case("get_customer_session", "GET", f"/v2/customer_sessions/{SESSION}"),
+    Case("update_customer_session_v2", "PUT", f"/v2/customer_sessions/{SESSION}?dry=false"),
+    Case("reopen_customer_session", "PUT", f"/v2/customer_sessions/{SESSION}/reopen"),
+    Case("return_cart_items", "POST", f"/v2/customer_sessions/{SESSION}/returns"),
+    Case("track_event_v2", "POST", "/v2/events"),
+    Case("link_loyalty_card_to_profile", "POST", "/v2/loyalty_programs/1/cards/CARD-0001/link_profile"),
+    Case("unlink_loyalty_card_from_profile", "POST", "/v2/loyalty_programs/1/cards/CARD-0001/unlink_profile"),
+    Case("track_event_v3", "POST", "/v3/events"),
+    Case("get_event_v3", "GET", f"/v3/events/{PROFILE}"),
+    # Legacy: the 2020 document's operations that today's API dropped
+    Case("get_reserved_coupons", "GET", f"/v1/coupon_reservations/coupons/{PROFILE}"),
+    Case("update_customer_profile", "PUT", f"/v1/customer_profiles/{PROFILE}"),
+    Case("update_customer_session", "PUT", f"/v1/customer_sessions/{SESSION}"),
     Case("track_event", "POST", "/v1/events"),
-    Case("update_customer_profile", "PUT", "/v1/customer_profiles/jane.doe%2Bshop%40example.com"),
-    Case("update_customer_session", "PUT", "/v1/customer_sessions/cart-7f3a%2F2026"),
-    Case("update_customer_session_v2", "PUT", "/v2/customer_sessions/cart-7f3a%2F2026"),
 ]
+
+
+def test_every_operation_has_a_case() -> None:
+    assert sorted(c.function for c in CASES) == sorted(op.function_dir for op in OPERATIONS)
 
 
 def expected_signature(body: bytes) -> str:
@@ -76,12 +156,13 @@ def test_operation_is_forwarded_signed_and_answered_unchanged(
     # and the body bytes the caller sent, unchanged (or none)
     expected_body = event["body"].encode() if event["body"] is not None else b""
     assert sent.body == expected_body
-    # and both authentication headers (v2 accepts the API key only)
+    # and the API key, with the Content-Signature on the 2020 document's operations that took it
     assert sent.headers["authorization"] == f"ApiKey-v1 {aws.API_KEY}"
-    if case.function == "update_customer_session_v2":
-        assert "content-signature" not in sent.headers
-    else:
+    name = next(op.name for op in OPERATIONS if op.function_dir == case.function)
+    if name in SIGNED_IN_2020:
         assert sent.headers["content-signature"] == expected_signature(expected_body)
+    else:
+        assert "content-signature" not in sent.headers
     # and Talon.One's status, content type and body come back unchanged
     assert response["statusCode"] == case.success
     if case.success == 204:
@@ -157,22 +238,70 @@ def test_authentication_follows_the_configured_credentials(
         assert sent["content-signature"].startswith("signer=42; ")
 
 
-def test_v2_session_update_without_api_key_is_a_clear_configuration_error(
-    recorded_gateway: RecordingUpstream, moto_endpoint: str, invoke: Invoke
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_todays_operations_need_the_api_key_and_legacy_ones_do_not(
+    operation: Any, recorded_gateway: RecordingUpstream, moto_endpoint: str, invoke: Invoke
 ) -> None:
     # Given the secret holds only the legacy application id and key
     aws.set_talon_credentials(moto_endpoint, aws.talon_credentials(apiKey=None))
     try:
-        # When a v2 session update arrives
-        response = invoke("update_customer_session_v2", load_event("update_customer_session_v2"))
+        # When the operation is called
+        response = invoke(operation.function_dir, load_event(operation.function_dir))
     finally:
         aws.set_talon_credentials(moto_endpoint, aws.talon_credentials())
 
-    # Then the caller learns the gateway lacks an API key, and Talon.One is not called
-    assert response["statusCode"] == 500
-    assert "requires a Talon.One API key" in json.loads(response["body"])["message"]
-    assert aws.APPLICATION_KEY not in response["body"]
-    assert recorded_gateway.requests == []
+    if operation.legacy:
+        # Then a legacy operation is signed with the application key alone
+        assert response["statusCode"] == 200
+        assert "content-signature" in recorded_gateway.requests[0].headers
+    else:
+        # Then the caller learns the gateway lacks an API key, and Talon.One is not called
+        assert response["statusCode"] == 500
+        assert "requires a Talon.One API key" in json.loads(response["body"])["message"]
+        assert aws.APPLICATION_KEY not in response["body"]
+        assert recorded_gateway.requests == []
+
+
+# Examples of today's document that break its own schemas (placeholders of the document's
+# generator): refused by name, as any such request is. Reported in the README.
+INVALID_SPEC_EXAMPLES = {
+    ("syncCatalog", 0): "/actions/0/payload",  # "payload": "{}", a string where an object is due
+    ("generateLoyaltyCard", 0): "/attributes",  # a property the schema does not have
+    ("createReferral", 0): "/attributes",  # "attributes": null, for an object
+    ("createReferralsForMultipleAdvocates", 0): "/attributes",
+    ("updateCustomerProfileV2", 4): "/audiencesChanges",  # "", for an object
+    ("updateCustomerSessionV2", 4): "/customerSession",  # "", for an object
+    ("returnCartItems", 0): "/return",  # "", for an object
+}
+EXAMPLES = [
+    pytest.param(entry, index, example, id=f"{entry.name}-{index}")
+    for entry in entries()
+    for index, example in enumerate(entry.body_examples)
+]
+
+
+@pytest.mark.parametrize(("entry", "index", "example"), EXAMPLES)
+def test_the_specs_example_bodies_reach_talon_one_unchanged(
+    entry: Any, index: int, example: Any, recorded_gateway: RecordingUpstream, invoke: Invoke
+) -> None:
+    # Given the operation's event carrying one of the spec's examples of its body
+    event = load_event(entry.function_dir)
+    event["body"] = json.dumps(example, indent=1)
+
+    # When it is sent
+    response = invoke(entry.function_dir, event)
+
+    refused_at = INVALID_SPEC_EXAMPLES.get((entry.name, index))
+    if refused_at is None:
+        # Then it passed validation and reached Talon.One byte for byte
+        assert response["statusCode"] == 200, response["body"]
+        assert recorded_gateway.requests[0].body == event["body"].encode()
+    else:
+        # Then the example the spec got wrong is refused by name, Talon.One not called
+        assert response["statusCode"] == 400
+        pointers = {e["source"].get("pointer") for e in body_json(response)["errors"]}
+        assert any(p is not None and p.startswith(refused_at) for p in pointers), pointers
+        assert recorded_gateway.requests == []
 
 
 def test_base64_encoded_bodies_are_forwarded_decoded(

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from talon_gateway.operations import OPERATIONS, Operation
+from talon_gateway.operation import Operation
+from talon_gateway.operations import OPERATIONS
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws, log_tap, webhooks
 from tests.support.upstream import Answer, RecordingUpstream
@@ -493,7 +494,7 @@ def test_a_space_in_a_path_parameter_is_a_valid_identifier(
     event["pathParameters"] = {"customerSessionId": "cart 1"}
     event["path"] = "/v2/customer_sessions/cart%201"
     assert invoke("update_customer_session_v2", event)["statusCode"] == 200
-    assert recorded_gateway.requests[0].target == "/v2/customer_sessions/cart%201"
+    assert recorded_gateway.requests[0].target.split("?")[0] == "/v2/customer_sessions/cart%201"
 
 
 def test_answers_are_not_changed_by_the_guard(recorded_gateway: RecordingUpstream, invoke: Invoke) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
+from local_gateway.template import ROOT
 from tests.conftest import Invoke, body_json, load_event
 from tests.support.upstream import RecordingUpstream
 
@@ -33,7 +37,7 @@ INVALID_EVENTS: list[tuple[str, int, set[tuple[str, str]]]] = [
         {
             ("Invalid value", "/customerSession/profileId"),
             ("Invalid value", "/customerSession/state"),
-            ("Invalid value", "/customerSession/cartItems/0/name"),
+            ("Invalid value", "/customerSession/cartItems/0/sku"),
             ("Invalid value", "/customerSession/cartItems/0/quantity"),
             ("Invalid value", "/customerSession/cartItems/0/price"),
         },
@@ -136,22 +140,54 @@ MODEL_CASES: list[tuple[str, Any, str, str]] = [
     ),
     (
         "update_customer_session_v2",
-        {
-            "customerSession": {
-                "cartItems": [
-                    {
-                        "name": "a",
-                        "sku": "b",
-                        "quantity": 1,
-                        "price": 1,
-                        "adjustment": {"payFromLoyaltyProgram": 1},
-                    }
-                ]
-            }
-        },
+        {"customerSession": {"cartItems": [{"name": "a", "quantity": 1, "price": 1}]}},
         "Missing field",
-        "/customerSession/cartItems/0/adjustment/pointPayment",
+        "/customerSession/cartItems/0/sku",
     ),
+    # Today's limits, as the spec states them
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"loyaltyCards": ["card-1", "card-2"]}},
+        "Invalid value",
+        "/customerSession/loyaltyCards",
+    ),
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"identifiers": ["a", "b", "c", "d", "e", "f"]}},
+        "Invalid value",
+        "/customerSession/identifiers",
+    ),
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"couponCodes": ["X" * 101]}},
+        "Invalid value",
+        "/customerSession/couponCodes/0",
+    ),
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"cartItems": [{"sku": "a", "quantity": 1}] * 1001}},
+        "Too many cart items",
+        "/customerSession/cartItems",
+    ),
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"cartItems": [{"sku": "a", "quantity": 5000}, {"sku": "b", "quantity": 5001}]}},
+        "Too many units",
+        "/customerSession/cartItems",
+    ),
+    (
+        "update_customer_session_v2",
+        {"customerSession": {"state": "paid"}},
+        "Invalid value",
+        "/customerSession/state",
+    ),
+    (
+        "create_referral",
+        {"campaignId": 5, "advocateProfileIntegrationId": "a" * 1001},
+        "Invalid value",
+        "/advocateProfileIntegrationId",
+    ),
+    ("track_event_v3", {"type": "t", "profileId": "p"}, "Missing field", "/integrationId"),
     (
         "update_customer_session_v2",
         {"customerSession": {}, "responseContent": "all"},
@@ -213,3 +249,42 @@ def test_error_bodies_never_echo_the_input(recorded_gateway: RecordingUpstream, 
     assert response["statusCode"] == 400
     assert "jane.doe@example.com" not in response["body"]
     assert "Lisbon" not in response["body"]
+
+
+@pytest.mark.parametrize(("choice", "status"), [("refuse", 400), ("forward", 200)])
+def test_unknown_fields_follow_the_deployments_choice(
+    choice: str, status: int, recorded_gateway: RecordingUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment with UnknownRequestFields=<choice> (read when the models load: a fresh
+    # interpreter, as a new execution environment would be)
+    event = load_event("update_customer_session_v2")
+    body = '{"customerSession":{"profileId":"c1","fieldTalonOneAddedLater":{"x":1}},"responseContent":[]}'
+    event["body"] = body
+    script = (
+        "import json, sys; from local_gateway.functions import LambdaContext, load_handler; "
+        "from local_gateway.template import functions; "
+        "spec = next(s for s in functions() if s.code_uri.name == 'update_customer_session_v2'); "
+        "answer = load_handler(spec)(json.load(sys.stdin), LambdaContext()); print(json.dumps(answer))"
+    )
+    environment = dict(os.environ) | {
+        "UNKNOWN_REQUEST_FIELDS": choice,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}",
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        check=True,
+    )
+    response = json.loads(child.stdout.strip().splitlines()[-1])
+
+    # When the field is unknown to the spec: refused by name, or forwarded byte for byte
+    assert response["statusCode"] == status, response["body"]
+    if choice == "refuse":
+        assert ("Unknown field", "/customerSession/fieldTalonOneAddedLater") in problems(response)
+        assert recorded_gateway.requests == []
+    else:
+        assert recorded_gateway.requests[0].body == body.encode()

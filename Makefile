@@ -59,9 +59,8 @@ format: venv ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: generate
-generate: venv ## Regenerate the models (from spec/) and the OpenAPI document (from the routes)
-	$(PY) tools/generate_models.py
-	$(PY) tools/generate_openapi.py
+generate: venv ## Regenerate everything that follows from the spec: table, models, functions, events, template, OpenAPI
+	$(PY) -m tools.generate
 
 .PHONY: validate
 validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint)

@@ -9,9 +9,35 @@ from typing import Any
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sqs.models import SQSBackend
 from werkzeug.serving import make_server
 
-from local_gateway.template import load
+from local_gateway.template import Tagged, load, parameter_defaults
+
+
+def _receive_in_group_order(original: Any) -> Any:
+    """moto's FIFO receive, fixed to keep a group's order after a visibility timeout.
+
+    moto (5.2) releases timed-out messages from its in-flight set one at a time while it scans
+    the queue, so a group's second message can be handed out while its first, timed out as
+    well, is still counted in flight: the group's order breaks (seen: a2 before a1). Releasing
+    every timed-out message before the scan restores SQS's rule: a group's messages come in
+    order, and none while an earlier one is in flight.
+    """
+
+    def receive_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in list(queue.pending_messages):
+            if message.visible:
+                queue.pending_messages.remove(message)
+        return original(self, queue_name, *args, **kwargs)
+
+    return receive_message
+
+
+if not getattr(SQSBackend.receive_message, "_group_order", False):
+    SQSBackend.receive_message = _receive_in_group_order(SQSBackend.receive_message)  # type: ignore[method-assign]
+    SQSBackend.receive_message._group_order = True  # type: ignore[attr-defined]
 
 
 class SerialMotoServer(ThreadedMotoServer):
@@ -73,6 +99,45 @@ def create_buckets(endpoint: str, region: str, names: Mapping[str, str]) -> None
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
         except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
             continue
+
+
+def create_queues(
+    endpoint: str, region: str, names: Mapping[str, str], parameters: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Create the template's SQS queues listed in ``names`` (logical id → name, ``.fifo`` for a
+    FIFO queue), with their attributes and redrive policies; their URLs by logical id."""
+    sqs = client("sqs", endpoint, region)
+    resources = {k: r for k, r in load()["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    # Dead-letter queues first: the others name them.
+    for logical_id in sorted(names, key=lambda k: "RedrivePolicy" in resources[k]["Properties"]):
+        props = resources[logical_id]["Properties"]
+        attributes = {
+            name: str(props[name]).lower() if isinstance(props[name], bool) else str(props[name])
+            for name in (
+                "FifoQueue",
+                "ContentBasedDeduplication",
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+            )
+            if name in props
+        }
+        redrive = props.get("RedrivePolicy")
+        if redrive is not None:
+            target = redrive["deadLetterTargetArn"]
+            dead_letter = target.value.split(".")[0] if isinstance(target, Tagged) else str(target)
+            receives = redrive["maxReceiveCount"]
+            values = parameter_defaults() | dict(parameters or {})
+            count = values[receives.value] if isinstance(receives, Tagged) else receives
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[dead_letter], "maxReceiveCount": int(count)}
+            )
+        urls[logical_id] = sqs.create_queue(QueueName=names[logical_id], Attributes=attributes)["QueueUrl"]
+        arns[logical_id] = sqs.get_queue_attributes(QueueUrl=urls[logical_id], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    return urls
 
 
 def put_secrets(endpoint: str, region: str, values: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:

@@ -3,24 +3,38 @@
 - moto in server mode on loopback holds template.yaml's secrets and idempotency table;
 - the Talon.One sandbox (or a real Talon.One, given its URL and credentials);
 - a pool of worker processes standing in for Lambda execution environments;
-- the HTTP gateway on 127.0.0.1 serving every Api route of template.yaml.
+- the HTTP gateway on 127.0.0.1 serving every Api route of template.yaml;
+- the SQS event sources of template.yaml (the delivery worker on its FIFO queue), polled as
+  Lambda's event source would (local_gateway/event_source.py).
 The functions' environment is template.yaml's, resolved for these local resources.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from local_gateway import aws_resources
 from local_gateway.client import LOCAL_TOKEN
+from local_gateway.event_source import EventSource
 from local_gateway.runtime import Runtime
 from local_gateway.server import LocalGateway
-from local_gateway.template import NO_VALUE, functions, load, parameter_defaults, resolve
+from local_gateway.template import (
+    NO_VALUE,
+    ROOT,
+    functions,
+    load,
+    parameter_defaults,
+    queue_consumers,
+    resolve,
+)
 
 REGION = "eu-west-1"
 # Names (not values) of the local secrets.
@@ -29,6 +43,11 @@ INBOUND_SECRET_NAME = "local/talon-gateway/inbound"  # noqa: S105
 IDEMPOTENCY_TABLE_NAME = "local-talon-gateway-idempotency"
 STATE_TABLE_NAME = "local-talon-gateway-state"
 BUCKET_NAME = "local-talon-gateway"
+LOCAL_STATE = ROOT / ".local" / "aws.json"
+QUEUE_NAMES = {
+    "DeliveryQueue": "local-talon-gateway-deliveries.fifo",
+    "DeadLetterQueue": "local-talon-gateway-dead-letters.fifo",
+}
 
 
 @dataclass
@@ -64,11 +83,18 @@ class LocalStack:
         default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     token: str = LOCAL_TOKEN
+    # Template parameters overridden, as `sam deploy --parameter-overrides` would
+    parameters: dict[str, str] = field(default_factory=dict)
     _moto: aws_resources.SerialMotoServer | None = None
     _sandbox: Any = None
     _runtime: Runtime | None = None
     _gateway: LocalGateway | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    # Where the lines of the asynchronous deliveries go (make run: stdout)
+    delivery_log: Callable[[str], None] = field(default=lambda line: None)
+    _sources: list[EventSource] = field(default_factory=list)
+    _state: Any = None
 
     @property
     def url(self) -> str:
@@ -115,6 +141,7 @@ class LocalStack:
             {"IdempotencyTable": IDEMPOTENCY_TABLE_NAME, "StateTable": STATE_TABLE_NAME},
         )
         aws_resources.create_buckets(aws_endpoint, REGION, {"GatewayBucket": BUCKET_NAME})
+        self.queue_urls = aws_resources.create_queues(aws_endpoint, REGION, QUEUE_NAMES, self.parameters)
 
         self.environment = self._function_environment(aws_endpoint)
         # Powertools reads its variables when the layer is imported, in the forkserver, which
@@ -130,19 +157,65 @@ class LocalStack:
             os.environ.update(saved)
         self._gateway = LocalGateway(functions(), self._runtime, port=self.port)
         self._gateway.start()
+        sqs = aws_resources.client("sqs", aws_endpoint, REGION)
+        self._sources = [
+            EventSource(
+                consumer, self.queue_urls[consumer.queue], self._runtime, sqs, self._report_deliveries
+            ).start()
+            for consumer in queue_consumers()
+        ]
+        self._state = aws_resources.client("dynamodb", aws_endpoint, REGION)
+        self._write_local_state(aws_endpoint)
         return self
+
+    def _write_local_state(self, aws_endpoint: str) -> None:
+        """Where this run's AWS emulation is, for `make dlq` / `make replay` (tools/dlq.py --local)."""
+        if self.port == 0:
+            return  # a test's stack: never the developer's `make run`
+        state = {
+            "endpoint": aws_endpoint,
+            "region": REGION,
+            "StateTable": STATE_TABLE_NAME,
+            **self.queue_urls,
+        }
+        LOCAL_STATE.parent.mkdir(exist_ok=True)
+        LOCAL_STATE.write_text(json.dumps(state, indent=2) + "\n")
+
+    def _report_deliveries(self, messages: list[dict[str, Any]], result: dict[str, Any]) -> None:
+        """One line per delivery of a batch, as the worker left its record (never its data)."""
+        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        for message in messages:
+            delivery_id = json.loads(message["Body"]).get("deliveryId", "?")
+            item = self._state.get_item(
+                TableName=STATE_TABLE_NAME, Key={"pk": {"S": f"delivery#{delivery_id}"}, "sk": {"S": "-"}}
+            ).get("Item", {})
+            state = item.get("state", {}).get("S", "gone")
+            if message["MessageId"] in failed and state == "delivered":
+                state = "skipped"  # held back behind a failed message of its entity
+            status = item.get("talonStatus", {}).get("N", "-")
+            operation = message.get("MessageAttributes", {}).get("operation", {}).get("StringValue", "?")
+            attempt = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+            self.delivery_log(
+                f"{time.strftime('%H:%M:%S')} delivery {delivery_id} {operation} -> {state} "
+                f"(Talon.One {status}, attempt {attempt})"
+            )
 
     def _function_environment(self, aws_endpoint: str) -> dict[str, str]:
         document = load()
-        refs = parameter_defaults(document) | {
-            "TalonBaseUrl": self.talon_url,
-            "TalonSecret": TALON_SECRET_NAME,
-            "InboundSecret": INBOUND_SECRET_NAME,
-            "IdempotencyTable": IDEMPOTENCY_TABLE_NAME,
-            "StateTable": STATE_TABLE_NAME,
-            "GatewayBucket": BUCKET_NAME,
-            "AWS::Region": REGION,
-        }
+        refs = (
+            parameter_defaults(document)
+            | self.parameters
+            | {
+                "TalonBaseUrl": self.talon_url,
+                "TalonSecret": TALON_SECRET_NAME,
+                "InboundSecret": INBOUND_SECRET_NAME,
+                "IdempotencyTable": IDEMPOTENCY_TABLE_NAME,
+                "StateTable": STATE_TABLE_NAME,
+                "GatewayBucket": BUCKET_NAME,
+                "AWS::Region": REGION,
+            }
+            | self.queue_urls
+        )
         variables = document["Globals"]["Function"]["Environment"]["Variables"]
         conditions = document.get("Conditions", {})
         resolved = {name: resolve(value, refs, conditions) for name, value in variables.items()}
@@ -158,6 +231,8 @@ class LocalStack:
         }
 
     def stop(self) -> None:
+        for source in self._sources:
+            source.stop()
         if self._gateway is not None:
             self._gateway.stop()
         if self._runtime is not None:

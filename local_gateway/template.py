@@ -168,3 +168,50 @@ def gateway_responses(document: Mapping[str, Any] | None = None) -> dict[str, Ga
         )
         found[kind] = GatewayResponse(status, body)
     return found
+
+
+@dataclass(frozen=True)
+class QueueConsumer:
+    """A function fed by an SQS event source (its template's Events of Type SQS)."""
+
+    spec: FunctionSpec
+    queue: str  # logical id of the queue
+    batch_size: int
+    maximum_concurrency: int
+
+
+def queue_consumers(document: Mapping[str, Any] | None = None) -> list[QueueConsumer]:
+    document = document or load()
+    defaults = document.get("Globals", {}).get("Function", {})
+    parameters = parameter_defaults(document)
+    found = []
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            source = event["Properties"]
+            concurrency = source.get("ScalingConfig", {}).get("MaximumConcurrency", 2)
+            if isinstance(concurrency, Tagged):
+                concurrency = parameters[concurrency.value]
+            spec = FunctionSpec(
+                logical_id=logical_id,
+                code_uri=ROOT / props["CodeUri"],
+                handler=props.get("Handler", defaults.get("Handler")),
+                method="",
+                path="",
+                environment={},
+                policies=props.get("Policies", []),
+                timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+            )
+            found.append(
+                QueueConsumer(
+                    spec,
+                    source["Queue"].value.split(".")[0],
+                    int(source.get("BatchSize", 10)),
+                    int(concurrency),
+                )
+            )
+    return found

@@ -87,6 +87,10 @@ def gateway_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable
         monkeypatch.setenv("IDEMPOTENCY_TABLE", aws.IDEMPOTENCY_TABLE)
         monkeypatch.setenv("STATE_TABLE", aws.STATE_TABLE)
         monkeypatch.setenv("GATEWAY_BUCKET", aws.BUCKET)
+        monkeypatch.setenv("DELIVERY_QUEUE_URL", aws.QUEUE_URLS["DeliveryQueue"])
+        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", aws.QUEUE_URLS["DeadLetterQueue"])
+        monkeypatch.setenv("MAX_RECEIVE_COUNT", aws.DELIVERY_PARAMETERS["MaxReceiveCount"])
+        monkeypatch.setenv("MAX_BACKOFF_SECONDS", aws.DELIVERY_PARAMETERS["MaxBackoffSeconds"])
         monkeypatch.setenv("TALON_CONNECT_TIMEOUT", "1")
         monkeypatch.setenv("TALON_READ_TIMEOUT", "2")
 

@@ -16,13 +16,17 @@ import pytest
 
 from local_gateway.functions import load_module
 from local_gateway.template import ROOT, FunctionSpec, Tagged, functions, load
+from talon_gateway.api.routes import GET_DELIVERY
 from talon_gateway.operation import Operation
 from talon_gateway.operations import OPERATIONS
 from tests.conftest import load_event
 
 SPECS = functions()
-# functions/<dir>/ → its template function
+# functions/<dir>/ → its template function (API routes)
 BY_OPERATION: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in SPECS}
+# The gateway's own functions, beside the operations': hand-written, not generated
+GATEWAY_ROUTES = {"get_delivery": GET_DELIVERY}
+OTHER_FUNCTIONS = {"delivery_worker"}
 
 
 def spec_for(operation: Operation) -> FunctionSpec:
@@ -35,9 +39,10 @@ def test_every_operation_has_exactly_one_function_and_nothing_else_does() -> Non
     assert len(OPERATIONS) == 43
     assert sum(op.legacy for op in OPERATIONS) == 4
     # Then each operation has one function folder, and each function serves one operation
-    assert sorted(op.function_dir for op in OPERATIONS) == sorted(BY_OPERATION)
-    assert len(SPECS) == len(OPERATIONS)
-    assert sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir()) == sorted(BY_OPERATION)
+    assert sorted(op.function_dir for op in OPERATIONS) == sorted(BY_OPERATION.keys() - GATEWAY_ROUTES.keys())
+    assert len(SPECS) == len(OPERATIONS) + len(GATEWAY_ROUTES)
+    folders = {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()}
+    assert folders == BY_OPERATION.keys() | OTHER_FUNCTIONS
 
 
 def test_the_operations_are_todays_and_the_legacy_ones() -> None:
@@ -57,7 +62,7 @@ def test_the_operations_are_todays_and_the_legacy_ones() -> None:
     assert {(op.method, op.path, op.name) for op in OPERATIONS if op.legacy} <= routes(legacy)
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+@pytest.mark.parametrize("operation", [*OPERATIONS, *GATEWAY_ROUTES.values()], ids=lambda op: op.name)
 def test_route_is_the_same_everywhere(operation: Operation) -> None:
     spec = spec_for(operation)
     # template.yaml: same method and path as Talon.One, handler in its own folder
@@ -87,7 +92,7 @@ def test_openapi_document_lists_exactly_the_template_routes() -> None:
         for path, methods in document["paths"].items()
         for method, item in methods.items()
     }
-    assert documented == {(op.method, op.path, op.name) for op in OPERATIONS}
+    assert documented == {(op.method, op.path, op.name) for op in [*OPERATIONS, *GATEWAY_ROUTES.values()]}
 
 
 def test_legacy_routes_are_marked_deprecated() -> None:
@@ -160,11 +165,15 @@ IDEMPOTENCY = {
     (action, "IdempotencyTable")
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 }
-# Writes index what they store for erasure, and keep oversized answers in the bucket's answers/.
+# Writes index what they store for erasure, keep oversized answers in the bucket's answers/,
+# and record and queue asynchronous deliveries.
 WRITE = IDEMPOTENCY | {
     ("dynamodb:BatchWriteItem", "StateTable"),
+    ("dynamodb:PutItem", "StateTable"),
+    ("dynamodb:DeleteItem", "StateTable"),
     ("s3:PutObject", "GatewayBucket/answers/*"),
     ("s3:GetObject", "GatewayBucket/answers/*"),
+    ("sqs:SendMessage", "DeliveryQueue"),
 }
 # Reads may only claim webhook ids (a signature presented to a read is claimed, then refused).
 CLAIM = {("dynamodb:UpdateItem", "IdempotencyTable")}
@@ -172,7 +181,9 @@ CLAIM = {("dynamodb:UpdateItem", "IdempotencyTable")}
 ERASE = IDEMPOTENCY | {
     ("dynamodb:Query", "StateTable"),
     ("dynamodb:BatchWriteItem", "StateTable"),
+    ("dynamodb:PutItem", "StateTable"),
     ("dynamodb:DeleteItem", "StateTable"),
+    ("sqs:SendMessage", "DeliveryQueue"),
     ("s3:PutObject", "GatewayBucket/*"),
     ("s3:GetObject", "GatewayBucket/*"),
     ("s3:DeleteObject", "GatewayBucket/*"),
@@ -208,7 +219,7 @@ def test_environment_contract_names() -> None:
 def test_every_event_file_is_used() -> None:
     # Each events/ file belongs to a function (valid events) or to tests/test_validation.py (invalid ones)
     names = {p.stem for p in (ROOT / "events").glob("*.json")} - {"env"}
-    assert names == set(BY_OPERATION)
+    assert names == BY_OPERATION.keys() | OTHER_FUNCTIONS
     invalid = {p.stem for p in (ROOT / "events" / "invalid").glob("*.json")}
     validation_tests = Path(__file__).with_name("test_validation.py").read_text()
     for name in invalid:

@@ -270,23 +270,30 @@ WRITE_POLICY = """        - Statement:
             - Effect: Allow
               Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
               Resource: !GetAtt IdempotencyTable.Arn
+            # Indexing what it stores for erasure, and recording asynchronous deliveries
             - Effect: Allow
-              Action: [dynamodb:BatchWriteItem]
+              Action: [dynamodb:BatchWriteItem, dynamodb:PutItem, dynamodb:DeleteItem]
               Resource: !GetAtt StateTable.Arn
             - Effect: Allow
               Action: [s3:PutObject, s3:GetObject]
               Resource: !Sub ${GatewayBucket.Arn}/answers/*
+            - Effect: Allow
+              Action: [sqs:SendMessage]
+              Resource: !GetAtt DeliveryQueue.Arn
 """
 ERASE_POLICY = """        - Statement:
             - Effect: Allow
               Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
               Resource: !GetAtt IdempotencyTable.Arn
             - Effect: Allow
-              Action: [dynamodb:Query, dynamodb:BatchWriteItem, dynamodb:DeleteItem]
+              Action: [dynamodb:Query, dynamodb:BatchWriteItem, dynamodb:PutItem, dynamodb:DeleteItem]
               Resource: !GetAtt StateTable.Arn
             - Effect: Allow
               Action: [s3:PutObject, s3:GetObject, s3:DeleteObject]
               Resource: !Sub ${GatewayBucket.Arn}/*
+            - Effect: Allow
+              Action: [sqs:SendMessage]
+              Resource: !GetAtt DeliveryQueue.Arn
 """
 
 

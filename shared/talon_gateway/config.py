@@ -56,6 +56,10 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, gt=0)
     state_table: str | None = Field(alias="STATE_TABLE", default=None, min_length=1)
     gateway_bucket: str | None = Field(alias="GATEWAY_BUCKET", default=None, min_length=1)
+    delivery_queue_url: str | None = Field(alias="DELIVERY_QUEUE_URL", default=None, min_length=1)
+    dead_letter_queue_url: str | None = Field(alias="DEAD_LETTER_QUEUE_URL", default=None, min_length=1)
+    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=8, ge=1, le=1000)
+    max_backoff_seconds: int = Field(alias="MAX_BACKOFF_SECONDS", default=300, ge=1, le=43_200)
 
 
 @cache

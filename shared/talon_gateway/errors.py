@@ -71,6 +71,14 @@ class IdempotencyStoreUnavailable(GatewayError):
     """The idempotency store cannot be reached: nothing may be delivered (503, Retry-After)."""
 
 
+class QueueUnavailable(GatewayError):
+    """An asynchronous write could not be queued: nothing was accepted (503, Retry-After)."""
+
+
+class DeliveryNotFound(GatewayError):
+    """No delivery with this id (unknown, or expired with its idempotency period): 404."""
+
+
 class ConfigurationError(GatewayError):
     """The deployment is misconfigured (environment or secret content).
 

@@ -19,6 +19,14 @@ INBOUND_SECRET_ID = "talon-gateway/inbound"
 IDEMPOTENCY_TABLE = "talon-gateway-idempotency"
 STATE_TABLE = "talon-gateway-state"
 BUCKET = "talon-gateway-bucket"
+QUEUES = {
+    "DeliveryQueue": "talon-gateway-deliveries.fifo",
+    "DeadLetterQueue": "talon-gateway-dead-letters.fifo",
+}
+# Deliveries give up sooner than in production, and wait a second between attempts
+DELIVERY_PARAMETERS = {"MaxReceiveCount": "3", "MaxBackoffSeconds": "1"}
+# The queues' URLs once provisioned (moto's URLs embed its port)
+QUEUE_URLS: dict[str, str] = {}
 
 
 class MotoServer:
@@ -66,3 +74,4 @@ def provision(endpoint: str) -> None:
         endpoint, REGION, {"IdempotencyTable": IDEMPOTENCY_TABLE, "StateTable": STATE_TABLE}
     )
     aws_resources.create_buckets(endpoint, REGION, {"GatewayBucket": BUCKET})
+    QUEUE_URLS.update(aws_resources.create_queues(endpoint, REGION, QUEUES, DELIVERY_PARAMETERS))

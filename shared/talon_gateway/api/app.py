@@ -14,6 +14,7 @@ middleware could run, and nothing may parse a body from an unauthenticated calle
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
@@ -26,15 +27,17 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talon_gateway.api import http_errors, snapstart
-from talon_gateway.delivery import claims
+from talon_gateway.delivery import claims, erasure
 from talon_gateway.delivery.record import Delivery
-from talon_gateway.errors import IdempotencyStoreUnavailable
+from talon_gateway.errors import DeliveryNotFound, Forbidden
 from talon_gateway.inbound.event import parse_json
 from talon_gateway.inbound.guard import Guarded, guard
 from talon_gateway.observability import MetricUnit, get_tracer, logger, metrics
 from talon_gateway.operation import Operation
+from talon_gateway.operations import BY_NAME
 from talon_gateway.upstream import policy as upstream
 
+JSON = "application/json"
 CORRELATION_HEADER = "X-Correlation-Id"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -116,13 +119,28 @@ def forward(
         # upstream.call checked that a 2xx body is UTF-8 JSON: the text goes back byte for byte.
         return Delivery(answer.status, answer.content_type, answer.body.decode())
 
-    erased = path_values.get(operation.erases) if operation.erases else None
+    def enqueue() -> Delivery:
+        from talon_gateway.delivery import queue
+
+        delivery_id = queue.accept(
+            operation,
+            path_values=path_values,
+            query=pairs,
+            body=guarded.body,
+            document=guarded.document,
+            idempotency_key=guarded.idempotency_key,
+        )
+        return Delivery(202, JSON, json.dumps({"deliveryId": delivery_id, "state": "queued"}))
+
+    queued = guarded.respond_async and operation.is_write
+    erased = path_values.get(operation.erases) if operation.erases and not queued else None
     if erased is not None:
         # Erasure starts with the gateway's own stores: if they cannot be reached, Talon.One is
-        # not asked either, and the caller's retry finds everything still to do.
-        erase_from_stores(erased, before=True)
+        # not asked either, and the caller's retry finds everything still to do. (Queued, the
+        # worker does this around its delivery.)
+        erasure.erase_for(erased, before=True)
     if guarded.idempotency_key is None:
-        delivery = send()
+        delivery = enqueue() if queued else send()
     else:
         from talon_gateway.delivery import idempotency
 
@@ -132,36 +150,26 @@ def forward(
             path_values=path_values,
             query=guarded.query,
             body=guarded.body,
-            send=send,
+            send=enqueue if queued else send,
         )
     if erased is not None:
         # Again: what was written for that customer while Talon.One erased it.
-        erase_from_stores(erased, before=False)
+        erasure.erase_for(erased, before=False)
+    return respond(delivery)
+
+
+def respond(delivery: Delivery) -> Response[str]:
+    """The answer of a delivery: Talon.One's (or a 202 for a queued one), marked when replayed."""
     headers = {REPLAYED_HEADER: "true"} if delivery.replayed else {}
     if delivery.replayed:
         metrics.add_metric("IdempotentReplays", MetricUnit.Count, 1)
+    if delivery.status == 202:
+        # Relative to the API's base URL (the stage's), as the README says.
+        headers |= {"Location": f"/deliveries/{json.loads(delivery.body)['deliveryId']}"}
+        headers |= {"Preference-Applied": "respond-async"}
     if delivery.status == 204 or not delivery.body:
         return Response(delivery.status, None, "", headers=headers)
     return Response(delivery.status, delivery.content_type, delivery.body, headers=headers)
-
-
-def erase_from_stores(customer: str, *, before: bool) -> None:
-    """The gateway's part of an erasure (delivery/erasure.py); before Talon.One is asked a
-    failure refuses the request (503), afterwards it is logged and counted (the caller gets
-    Talon.One's answer, and a retry of the erasure erases again)."""
-    from talon_gateway.delivery import erasure
-
-    try:
-        erasure.erase(customer)
-    except Exception as exc:  # noqa: BLE001 - any failure of the stores, reported as such
-        if before:
-            logger.error("gateway stores unavailable for an erasure", extra={"error": type(exc).__name__})
-            raise IdempotencyStoreUnavailable(type(exc).__name__) from None
-        metrics.add_metric("ErasureIncomplete", MetricUnit.Count, 1)
-        logger.error(
-            "gateway stores failed after Talon.One erased the customer: retry the erasure",
-            extra={"error": type(exc).__name__},
-        )
 
 
 def _with_correlation_id(result: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -193,6 +201,11 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
         finally:
             _current.reset(token)
 
+    return observed(handle, correlation_paths.API_GATEWAY_REST)
+
+
+def observed(handle: LambdaHandler, correlation_id_path: str | None) -> LambdaHandler:
+    """A Lambda entry point with Powertools' Logger, Metrics and (when on) Tracer around it."""
     decorated: LambdaHandler | None = None
 
     def entry_point(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -206,7 +219,7 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event holds the
             # caller's credentials and customers' data.
             decorated = logger.inject_lambda_context(
-                chain, correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
+                chain, correlation_id_path=correlation_id_path, log_event=False
             )
         try:
             return decorated(event, context)
@@ -216,3 +229,29 @@ def lambda_handler_for(operation: Operation, app: APIGatewayRestResolver) -> Lam
             metrics.clear_metrics()
 
     return entry_point
+
+
+def read_delivery(delivery_id: str) -> Response[str]:
+    """GET /deliveries/{id}: an asynchronous delivery's state, for callers the original
+    operation's scope admits (its request and its answer are theirs to see)."""
+    from talon_gateway.delivery import deliveries
+
+    record = deliveries.read(delivery_id)
+    if record is None or record.scope not in BY_NAME:
+        raise DeliveryNotFound
+    if not _current.get().principal.allows(BY_NAME[record.scope]):
+        raise Forbidden(record.scope)
+    return Response(200, JSON, json.dumps(record.as_answer(), separators=(",", ":")))
+
+
+def worker_handler() -> LambdaHandler:
+    """The delivery worker's entry point (SQS FIFO event source, partial batch failures)."""
+    from talon_gateway.delivery import worker
+
+    snapstart.register()
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        metrics.add_dimension("operation", "deliver")
+        return worker.handle(event, context)
+
+    return observed(handle, None)

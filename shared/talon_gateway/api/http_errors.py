@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from talon_gateway.errors import (
     ConfigurationError,
+    DeliveryNotFound,
     FieldProblem,
     Forbidden,
     IdempotencyInProgress,
@@ -30,6 +31,7 @@ from talon_gateway.errors import (
     IdempotencyStoreUnavailable,
     InvalidRequest,
     PayloadTooLarge,
+    QueueUnavailable,
     SecretsUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
@@ -160,6 +162,12 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
             return error_response(
                 503, "The gateway cannot deduplicate this request now", retry_after=RETRY_AFTER_SECONDS
             )
+        case QueueUnavailable():
+            return error_response(
+                503, "The gateway cannot queue this request now", retry_after=RETRY_AFTER_SECONDS
+            )
+        case DeliveryNotFound():
+            return error_response(404, "No such delivery (unknown, or expired)")
         case SecretsUnavailable():
             return error_response(
                 503, "The gateway cannot read its credentials", retry_after=RETRY_AFTER_SECONDS

@@ -27,7 +27,7 @@ from typing import Any
 
 from talon_gateway.config import get_settings
 from talon_gateway.delivery import aws
-from talon_gateway.errors import ConfigurationError
+from talon_gateway.errors import ConfigurationError, IdempotencyStoreUnavailable
 from talon_gateway.observability import MetricUnit, logger, metrics
 
 # Keys whose string values name a customer profile, or a customer session.
@@ -205,3 +205,21 @@ def mentions_of(path_values: Mapping[str, str], documents: Iterable[Any]) -> Men
     for document in documents:
         found.add_document(document)
     return found
+
+
+def erase_for(customer: str, *, before: bool) -> None:
+    """The gateway's part of an erasure request, around Talon.One's: before Talon.One is asked, a
+    failure refuses the request (503: the retry finds everything still to do); afterwards (what
+    was written for that customer meanwhile) it is logged and counted, and the caller gets
+    Talon.One's answer (a retry of the erasure erases again)."""
+    try:
+        erase(customer)
+    except Exception as exc:  # noqa: BLE001 - any failure of the stores, reported as such
+        if before:
+            logger.error("gateway stores unavailable for an erasure", extra={"error": type(exc).__name__})
+            raise IdempotencyStoreUnavailable(type(exc).__name__) from None
+        metrics.add_metric("ErasureIncomplete", MetricUnit.Count, 1)
+        logger.error(
+            "gateway stores failed after Talon.One erased the customer: retry the erasure",
+            extra={"error": type(exc).__name__},
+        )

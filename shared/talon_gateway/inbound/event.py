@@ -291,3 +291,13 @@ def idempotency_key(headers: Mapping[str, str], repeated: set[str], webhook_id: 
             parameter=IDEMPOTENCY_KEY_HEADER,
         )
     return webhook_id
+
+
+def prefers_async(headers: Mapping[str, str]) -> bool:
+    """Whether the caller asks for asynchronous processing (RFC 7240 ``Prefer: respond-async``;
+    preferences are comma-separated, their names case-insensitive, parameters after ``;``)."""
+    prefer = headers.get("prefer", "")
+    return any(
+        token.split(";", 1)[0].split("=", 1)[0].strip().lower() == "respond-async"
+        for token in prefer.split(",")
+    )

@@ -25,6 +25,7 @@ from talon_gateway.inbound.event import (
     idempotency_key,
     parse_json,
     path_values,
+    prefers_async,
     query_of,
     raw_body,
 )
@@ -62,6 +63,7 @@ class Guarded:
     query: dict[str, list[str]]  # every value, in order
     idempotency_key: str | None
     deadline: Deadline
+    respond_async: bool = False  # Prefer: respond-async (RFC 7240), on writes
 
 
 def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, claim: Claim) -> Guarded:
@@ -100,4 +102,5 @@ def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, c
         query=query,
         idempotency_key=key,
         deadline=Deadline.within(context.get_remaining_time_in_millis()),
+        respond_async=operation.is_write and prefers_async(headers),
     )

@@ -1,0 +1,221 @@
+"""Dequeue → Talon.One: the worker delivers each queued write through the synchronous path's
+upstream client, signing and retry policy, and records how it went.
+
+One message, one delivery (its record in deliveries.py):
+- delivered (2xx): the record keeps Talon.One's status and body, forgets the request's body;
+- transient failure (Talon.One's 5xx, a timeout, 409 — another write of the entity still in
+  flight —, 429, 401/403 — a rotated key must not dead-letter a backlog —, the gateway's own
+  secrets or configuration failing): the record says ``failed``, the message goes back to the
+  queue, visible again after an exponential backoff (2, 4, 8 … seconds, capped by
+  MAX_BACKOFF_SECONDS, Retry-After honoured), and after MAX_RECEIVE_COUNT receives SQS moves
+  it to the dead-letter queue (the last attempt already marks the record ``dead``);
+- permanent failure (Talon.One's other 4xx: asking again cannot help): the record says
+  ``dead`` with Talon.One's answer, and the message goes to the dead-letter queue at once.
+Messages whose record is gone (erased with its customer, or expired) are dropped, counted.
+
+Powertools' ``SqsFifoPartialProcessor`` with ``skip_group_on_error`` reports the failing
+message and the rest of its group in the batch as failures (they return in order) while the
+other groups' messages are delivered: a poison message never blocks another entity. An
+entity's later writes keep flowing once an earlier one is dead-lettered: session and profile
+updates are cumulative, and the dead one is reported (``make dlq``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any, NoReturn
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from talon_gateway.config import get_settings
+from talon_gateway.delivery import aws, deliveries, erasure
+from talon_gateway.errors import UpstreamError, UpstreamRejected
+from talon_gateway.observability import MetricUnit, logger, metrics
+from talon_gateway.operations import BY_NAME
+from talon_gateway.upstream import policy as upstream
+
+# Talon.One's 4xx that a later attempt can fix; every other 4xx is final.
+TRANSIENT_REJECTIONS = frozenset({401, 403, 409, 429})
+FIRST_BACKOFF_SECONDS = 2.0
+
+
+class _Retry(Exception):
+    """Hand the message back to the queue (a transient failure)."""
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> int:
+    """Seconds until the message is visible again: exponential with jitter, capped."""
+    ceiling = get_settings().max_backoff_seconds
+    base = FIRST_BACKOFF_SECONDS * 2 ** max(0, attempt - 1)
+    delay = random.uniform(base / 2, base)  # noqa: S311 - jitter, not a secret
+    return int(min(ceiling, max(delay, retry_after or 0.0, 1.0)))
+
+
+def _dead_letter(record: SQSRecord) -> None:
+    url = get_settings().dead_letter_queue_url
+    if url is None:
+        raise _Retry("DEAD_LETTER_QUEUE_URL is not set")
+    attributes = record.attributes
+    aws.client("sqs").send_message(
+        QueueUrl=url,
+        MessageBody=record.body,
+        MessageGroupId=attributes.message_group_id,
+        MessageDeduplicationId=attributes.message_deduplication_id,
+        MessageAttributes={
+            name: {"DataType": value["dataType"], "StringValue": value["stringValue"]}
+            for name, value in record.raw_event.get("messageAttributes", {}).items()
+            if "stringValue" in value
+        },
+    )
+
+
+def _hold(record: SQSRecord, seconds: int) -> None:
+    """Keep the message invisible for ``seconds`` (its group waits: FIFO)."""
+    url = get_settings().delivery_queue_url
+    if url is None:
+        return
+    try:
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+        )
+    except Exception as exc:  # noqa: BLE001 - the queue's own visibility timeout applies instead
+        logger.warning("backoff not set", extra={"error": type(exc).__name__})
+
+
+def deliver(record: SQSRecord, context: LambdaContext) -> None:
+    """Deliver one queued write; raise to hand it back to the queue."""
+    delivery_id = json.loads(record.body)["deliveryId"]
+    stored = deliveries.read(delivery_id)
+    if stored is None or stored.request is None:
+        metrics.add_metric("DeliveriesDiscarded", MetricUnit.Count, 1)
+        logger.info("delivery gone (erased or expired): dropped", extra={"delivery_id": delivery_id})
+        return
+    if stored.state in ("delivered", "dead"):
+        metrics.add_metric("DeliveriesDuplicate", MetricUnit.Count, 1)
+        logger.info("delivery already settled: duplicate message dropped", extra={"delivery_id": delivery_id})
+        return
+    request = stored.request
+    operation = BY_NAME[request.operation]
+    attempt = record.attributes.approximate_receive_count
+    attempt_number = int(attempt) if attempt else stored.attempts + 1
+    erased = request.path_values.get(operation.erases) if operation.erases else None
+    try:
+        if erased is not None:
+            erasure.erase_for(erased, before=True)
+        answer = upstream.call(
+            operation,
+            path_values=request.path_values,
+            deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
+            query=request.query,
+            body=request.body,
+            # Without the caller's key, the delivery's own: a repeated attempt is recognisable.
+            idempotency_key=request.idempotency_key or delivery_id,
+        )
+    except UpstreamRejected as exc:
+        text = exc.body.decode(errors="replace")
+        if exc.status not in TRANSIENT_REJECTIONS:
+            deliveries.settle(
+                delivery_id,
+                "dead",
+                attempts=attempt_number,
+                talon_status=exc.status,
+                talon_body=text if _is_json(text) else None,
+                last_error=f"Talon.One answered {exc.status}",
+            )
+            _dead_letter(record)
+            metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+            logger.warning(
+                "delivery refused by Talon.One: dead-lettered",
+                extra={"delivery_id": delivery_id, "operation": operation.name, "status": exc.status},
+            )
+            return
+        _fail(
+            record,
+            delivery_id,
+            attempt_number,
+            f"Talon.One answered {exc.status}",
+            exc.retry_after,
+            exc.status,
+        )
+    except UpstreamError as exc:
+        _fail(record, delivery_id, attempt_number, type(exc).__name__, exc.retry_after, None)
+    except Exception as exc:  # noqa: BLE001 - secrets, configuration, the stores: all worth a retry
+        _fail(record, delivery_id, attempt_number, type(exc).__name__, None, None)
+    body = answer.body.decode()
+    settled = deliveries.settle(
+        delivery_id,
+        "delivered",
+        attempts=attempt_number,
+        talon_status=answer.status,
+        talon_body=body,
+        forget_request=True,
+        scrub=erased is not None,
+    )
+    if erased is not None:
+        erasure.erase_for(erased, before=False)
+    elif settled:
+        deliveries.index_answer(delivery_id, request.path_values, body)
+    metrics.add_metric("DeliveriesDelivered", MetricUnit.Count, 1)
+    logger.info(
+        "delivered",
+        extra={
+            "delivery_id": delivery_id,
+            "operation": operation.name,
+            "status": answer.status,
+            "attempt": attempt_number,
+        },
+    )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fail(  # noqa: PLR0917 - an attempt's outcome, all of it
+    record: SQSRecord,
+    delivery_id: str,
+    attempt: int,
+    reason: str,
+    retry_after: float | None,
+    talon_status: int | None,
+) -> NoReturn:
+    last = attempt >= get_settings().max_receive_count
+    deliveries.settle(
+        delivery_id,
+        "dead" if last else "failed",
+        attempts=attempt,
+        talon_status=talon_status,
+        last_error=reason,
+    )
+    metrics.add_metric("DeliveriesRetried" if not last else "DeliveriesDeadLettered", MetricUnit.Count, 1)
+    logger.warning(
+        "delivery failed: retried later" if not last else "delivery failed for the last time: dead-lettered",
+        extra={"delivery_id": delivery_id, "attempt": attempt, "reason": reason},
+    )
+    # Backoff, or for the last attempt none: SQS moves the message at its next receive.
+    _hold(record, 0 if last else backoff(attempt, retry_after))
+    raise _Retry(reason)
+
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch that fails as a whole is reported message by message too, not raised: raising would
+# hand every message back after the queue's visibility timeout, ignoring each one's backoff.
+processor.raise_on_entire_batch_failure = False
+
+
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The batch: each message delivered in order; failures (and their groups' followers) reported."""
+    response = process_partial_response(
+        event=event,
+        record_handler=lambda record: deliver(record, context),
+        processor=processor,
+        context=context,
+    )
+    return {"batchItemFailures": list(response["batchItemFailures"])}

@@ -1,0 +1,383 @@
+"""Asynchronous delivery, function by function: accept → SQS FIFO (moto over HTTP) → worker → Talon.One.
+
+The API functions and the worker run in-process with their events; the queue is moto's (with
+its FIFO ordering fixed, local_gateway/aws_resources.py); Talon.One a recording server that
+counts what reaches it. End-to-end bursts through the local runner: tests/test_async_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from local_gateway import aws_resources
+from local_gateway.event_source import sqs_event
+from local_gateway.functions import LambdaContext, load_module
+from local_gateway.template import ROOT
+from talon_gateway.delivery import aws as clients
+from talon_gateway.delivery import idempotency
+from talon_gateway.delivery.queue import digest
+from tests.conftest import Invoke, body_json, header, load_event
+from tests.support import aws
+from tests.support.faulty_aws import FaultyAws
+from tests.support.upstream import Answer, RecordingUpstream
+
+ASYNC = {"Prefer": "respond-async"}
+Worker = Callable[[], dict[str, Any]]
+
+
+def sqs() -> Any:
+    return aws_resources.client("sqs", os.environ["AWS_ENDPOINT_URL"], aws.REGION)
+
+
+def with_headers(event: dict[str, Any], **headers: str) -> dict[str, Any]:
+    names = {name.replace("_", "-"): value for name, value in headers.items()}
+    return event | {
+        "headers": event["headers"] | names,
+        "multiValueHeaders": event["multiValueHeaders"] | {k: [v] for k, v in names.items()},
+    }
+
+
+def queued(function: str, key: str | None = None, body: str | None = None, **headers: str) -> dict[str, Any]:
+    event = with_headers(load_event(function), Prefer="respond-async", **headers)
+    if key is not None:
+        event = with_headers(event, Idempotency_Key=key)
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def messages(queue: str = "DeliveryQueue") -> list[dict[str, Any]]:
+    """What the queue holds now (received and put back at once)."""
+    url = URLS[queue]
+    found: list[dict[str, Any]] = (
+        sqs()
+        .receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        )
+        .get("Messages", [])
+    )
+    for message in found:
+        sqs().change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return found
+
+
+URLS: dict[str, str] = {}
+
+
+@pytest.fixture
+def queues(recorded_gateway: RecordingUpstream, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fresh queues for each test (template.yaml's, with the test deployment's parameters)."""
+    suffix = uuid.uuid4().hex[:12]
+    names = {logical_id: f"{suffix}-{name}" for logical_id, name in aws.QUEUES.items()}
+    URLS.clear()
+    URLS.update(aws_resources.create_queues(moto_endpoint, aws.REGION, names, aws.DELIVERY_PARAMETERS))
+    monkeypatch.setenv("DELIVERY_QUEUE_URL", URLS["DeliveryQueue"])
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", URLS["DeadLetterQueue"])
+
+
+@pytest.fixture
+def worker(recorded_gateway: RecordingUpstream, queues: None) -> Worker:
+    """One poll of the queue by the worker function, as Lambda's event source does it."""
+    handler = load_module(ROOT / "functions" / "delivery_worker").lambda_handler
+
+    def poll() -> dict[str, Any]:
+        url = URLS["DeliveryQueue"]
+        batch = (
+            sqs()
+            .receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+            )
+            .get("Messages", [])
+        )
+        if not batch:
+            return {"batchItemFailures": [], "messages": 0}
+        result: dict[str, Any] = handler(
+            sqs_event(batch, "arn:aws:sqs:eu-west-1:123456789012:q"), LambdaContext()
+        )
+        failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+        for message in batch:
+            if message["MessageId"] not in failed:
+                sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return result | {"messages": len(batch)}
+
+    return poll
+
+
+def read(invoke: Invoke, location: str, token: str = aws.BEARER_TOKEN) -> dict[str, Any]:
+    delivery_id = location.rsplit("/", 1)[1]
+    event = load_event("get_delivery")
+    event["pathParameters"] = {"deliveryId": delivery_id}
+    event["path"] = f"/deliveries/{delivery_id}"
+    event["headers"]["Authorization"] = f"Bearer {token}"
+    event["multiValueHeaders"]["Authorization"] = [f"Bearer {token}"]
+    return invoke("get_delivery", event)
+
+
+# -- accept -------------------------------------------------------------------------------------
+
+
+def test_a_write_with_prefer_respond_async_is_queued_and_answered_202(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, queues: None
+) -> None:
+    # When a session update asks for asynchronous processing
+    response = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+
+    # Then it is accepted at once: 202, its delivery id, where to read it; Talon.One not called yet
+    assert response["statusCode"] == 202, response["body"]
+    answer = body_json(response)
+    assert answer == {"deliveryId": answer["deliveryId"], "state": "queued"}
+    assert header(response, "Location") == f"/deliveries/{answer['deliveryId']}"
+    assert header(response, "Preference-Applied") == "respond-async"
+    assert recorded_gateway.requests == []
+    # and one message names it, grouped by its session, and carries nothing else
+    (message,) = messages()
+    assert json.loads(message["Body"]) == {"deliveryId": answer["deliveryId"]}
+    assert message["Attributes"]["MessageGroupId"] == digest("session:cart-7f3a/2026")
+    assert read(invoke, header(response, "Location") or "")["statusCode"] == 200
+
+
+def test_a_read_ignores_prefer_respond_async(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, queues: None
+) -> None:
+    response = invoke("get_customer_inventory", with_headers(load_event("get_customer_inventory"), **ASYNC))
+    assert response["statusCode"] == 200
+    assert len(recorded_gateway.requests) == 1
+    assert messages() == []
+
+
+def test_a_repeat_answers_the_same_202_and_queues_nothing(invoke: Invoke, queues: None) -> None:
+    first = invoke("track_event_v2", queued("track_event_v2", key="order-77-paid"))
+    again = invoke("track_event_v2", queued("track_event_v2", key="order-77-paid"))
+    other = invoke("track_event_v2", queued("track_event_v2", key="order-77-paid", body='{"type":"other"}'))
+
+    assert (first["statusCode"], again["statusCode"], other["statusCode"]) == (202, 202, 422)
+    assert again["body"] == first["body"]
+    assert header(again, "Location") == header(first, "Location")
+    assert header(again, "Idempotent-Replayed") == "true"
+    assert len(messages()) == 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("k" * 255, id="255-characters"),
+        pytest.param("order 77 / paid (retry)", id="spaces-and-punctuation"),
+        pytest.param("~!@#$%^&*()_+`-={}|[]\\:\";'<>?,./", id="every-punctuation"),
+    ],
+)
+def test_any_key_the_synchronous_path_accepts_is_accepted(key: str, invoke: Invoke, queues: None) -> None:
+    response = invoke("track_event_v2", queued("track_event_v2", key=key))
+    assert response["statusCode"] == 202, response["body"]
+    (message,) = messages()
+    assert message["Attributes"]["MessageDeduplicationId"] == digest(f"trackEventV2#{key}")
+
+
+def test_writes_without_a_key_are_distinct_deliveries(invoke: Invoke, queues: None) -> None:
+    first = invoke("track_event_v2", queued("track_event_v2"))
+    second = invoke("track_event_v2", queued("track_event_v2"))
+    assert body_json(first)["deliveryId"] != body_json(second)["deliveryId"]
+    assert len(messages()) == 2
+
+
+def test_an_unreachable_queue_is_a_503_and_accepts_nothing(
+    recorded_gateway: RecordingUpstream,
+    invoke: Invoke,
+    queues: None,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given SQS refusing every SendMessage
+    with FaultyAws(moto_endpoint) as faulty:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
+        faulty.fail("AmazonSQS.SendMessage", count=1000)
+        response = invoke("track_event_v2", queued("track_event_v2", key="queue-down"))
+        # Then no 202: a 503 the caller retries, with nothing left behind
+        assert response["statusCode"] == 503
+        assert header(response, "Retry-After") is not None
+        assert faulty.calls["AmazonSQS.SendMessage"] >= 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    clients.reset()  # a new execution environment, with the real endpoint
+    idempotency.reset()
+    assert messages() == []
+    # and the retry, once SQS is back, is accepted (the key was not kept by the failure)
+    retry = invoke("track_event_v2", queued("track_event_v2", key="queue-down"))
+    assert retry["statusCode"] == 202
+    assert recorded_gateway.requests == []
+
+
+# -- deliver ------------------------------------------------------------------------------------
+
+
+def test_the_worker_delivers_and_the_outcome_is_readable(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    recorded_gateway.default = Answer(200, b'{"effects":[],"customerSession":{"state":"open"}}')
+    accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2", key="cart-1-v1"))
+    location = header(accepted, "Location") or ""
+
+    result = worker()
+
+    assert result["batchItemFailures"] == []
+    sent = recorded_gateway.requests[0]
+    assert (sent.method, sent.target) == ("PUT", "/v2/customer_sessions/cart-7f3a%2F2026?dry=false")
+    assert sent.body == load_event("update_customer_session_v2")["body"].encode()
+    assert sent.headers["idempotency-key"] == "cart-1-v1"
+    outcome = body_json(read(invoke, location))
+    assert outcome == {
+        "id": location.rsplit("/", 1)[1],
+        "state": "delivered",
+        "attempts": 1,
+        "talonStatus": 200,
+        "talonBody": {"effects": [], "customerSession": {"state": "open"}},
+    }
+
+
+def test_a_transient_failure_is_retried_after_a_backoff(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given Talon.One failing (every in-Lambda retry of the attempt), then well again
+    recorded_gateway.default = Answer(503, b'{"message":"down"}')
+    accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+    first = worker()
+    assert len(first["batchItemFailures"]) == 1
+    outcome = body_json(read(invoke, header(accepted, "Location") or ""))
+    assert (outcome["state"], outcome["attempts"]) == ("failed", 1)
+
+    # When the backoff is over
+    recorded_gateway.default = Answer(200, b'{"effects":[]}')
+    assert worker()["messages"] == 0  # still invisible: the backoff holds the entity's queue
+    time.sleep(1.2)
+    second = worker()
+
+    # Then the second attempt delivers it
+    assert second["batchItemFailures"] == []
+    outcome = body_json(read(invoke, header(accepted, "Location") or ""))
+    assert (outcome["state"], outcome["attempts"], outcome["talonStatus"]) == ("delivered", 2, 200)
+
+
+def test_a_permanent_refusal_goes_to_the_dead_letter_queue_at_once(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    recorded_gateway.default = Answer(400, b'{"message":"Invalid session","errors":[]}')
+    accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+
+    result = worker()
+
+    # Talon.One was asked once; the message left the queue for the dead-letter queue
+    assert result["batchItemFailures"] == []
+    assert len(recorded_gateway.requests) == 1
+    assert messages() == []
+    (dead,) = messages("DeadLetterQueue")
+    assert json.loads(dead["Body"])["deliveryId"] == body_json(accepted)["deliveryId"]
+    outcome = body_json(read(invoke, header(accepted, "Location") or ""))
+    assert (outcome["state"], outcome["talonStatus"]) == ("dead", 400)
+    assert outcome["talonBody"] == {"message": "Invalid session", "errors": []}
+
+
+@pytest.mark.parametrize("status", [401, 403, 409, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_not_dead_lettered(
+    status: int, recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    recorded_gateway.default = Answer(status, b'{"message":"later"}')
+    invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+    result = worker()
+    assert len(result["batchItemFailures"]) == 1
+    assert messages("DeadLetterQueue") == []
+
+
+def test_a_failing_entity_does_not_block_the_others(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given two writes of one session and one of another, the first of the session failing
+    recorded_gateway.answers.append(Answer(503, b'{"message":"down"}'))
+    recorded_gateway.answers.extend(Answer(503, b'{"message":"down"}') for _ in range(3))
+    recorded_gateway.default = Answer(200, b"{}")
+
+    def session(name: str) -> dict[str, Any]:
+        event = queued("update_customer_session_v2")
+        event["pathParameters"] = {"customerSessionId": name}
+        event["path"] = f"/v2/customer_sessions/{name}"
+        return event
+
+    invoke("update_customer_session_v2", session("cart-a"))
+    invoke("update_customer_session_v2", session("cart-a"))
+    invoke("update_customer_session_v2", session("cart-b"))
+
+    # When the batch is processed
+    result = worker()
+
+    # Then the failing session's two writes come back (in order, later), the other is delivered
+    assert len(result["batchItemFailures"]) == 2
+    delivered = [r.target for r in recorded_gateway.requests if "cart-b" in r.target]
+    assert len(delivered) == 1
+    assert not any("cart-a" in r.target for r in recorded_gateway.requests[-1:])
+
+
+def test_the_last_attempt_marks_the_delivery_dead(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    recorded_gateway.default = Answer(503, b'{"message":"down"}')
+    accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+    for _ in range(3):
+        worker()
+        time.sleep(1.2)
+    # Then: dead after MAX_RECEIVE_COUNT attempts; SQS moves it on its next receive
+    outcome = body_json(read(invoke, header(accepted, "Location") or ""))
+    assert (outcome["state"], outcome["attempts"]) == ("dead", 3)
+    assert worker()["messages"] == 0
+    assert len(messages("DeadLetterQueue")) == 1
+
+
+def test_a_duplicate_message_is_delivered_once(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+    delivery_id = body_json(accepted)["deliveryId"]
+    worker()
+    # When the same delivery arrives again (a message delivered twice)
+    sqs().send_message(
+        QueueUrl=URLS["DeliveryQueue"],
+        MessageBody=json.dumps({"deliveryId": delivery_id}),
+        MessageGroupId="g",
+        MessageDeduplicationId="again",
+    )
+    worker()
+    # Then Talon.One got it once
+    assert len(recorded_gateway.requests) == 1
+
+
+# -- read ---------------------------------------------------------------------------------------
+
+
+def test_a_delivery_is_readable_only_within_the_original_operations_scope(
+    invoke: Invoke, queues: None, moto_endpoint: str
+) -> None:
+    reader = "scoped-reader-token-0123456789abcdef0"
+    aws.set_inbound_secrets(
+        moto_endpoint,
+        aws.inbound_secrets(
+            bearerTokens=[aws.BEARER_TOKEN, {"token": reader, "operations": ["trackEventV2"]}]
+        ),
+    )
+    try:
+        accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
+        location = header(accepted, "Location") or ""
+        assert read(invoke, location, reader)["statusCode"] == 403
+        assert read(invoke, location)["statusCode"] == 200
+    finally:
+        aws.set_inbound_secrets(moto_endpoint, aws.inbound_secrets())
+
+
+def test_an_unknown_delivery_is_a_404(invoke: Invoke, queues: None) -> None:
+    response = read(invoke, "/deliveries/dlv_" + "0" * 32)
+    assert response["statusCode"] == 404
+    assert body_json(response)["StatusCode"] == 404

@@ -381,3 +381,56 @@ def test_an_unknown_delivery_is_a_404(invoke: Invoke, queues: None) -> None:
     response = read(invoke, "/deliveries/dlv_" + "0" * 32)
     assert response["statusCode"] == 404
     assert body_json(response)["StatusCode"] == 404
+
+
+# -- erasure ------------------------------------------------------------------------------------
+
+
+def profile_event(function: str, customer: str) -> dict[str, Any]:
+    event = load_event(function)
+    event["pathParameters"] = {"integrationId": customer}
+    event["path"] = event["path"].replace("jane.doe%2Bshop%40example.com", customer)
+    return event
+
+
+def test_an_erasure_removes_the_customers_queued_writes(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given a queued (not yet delivered) profile update holding the customer's data
+    customer = "queued-erasure-1"
+    body = '{"attributes":{"Name":"Quentin Queued","City":"Braga"}}'
+    event = with_headers(profile_event("update_customer_profile_v2", customer), Prefer="respond-async")
+    event["body"] = body
+    accepted = invoke("update_customer_profile_v2", event)
+    assert accepted["statusCode"] == 202
+
+    # When the customer is erased (synchronously)
+    recorded_gateway.answer(204, b"", content_type=None)
+    assert invoke("delete_customer_data", profile_event("delete_customer_data", customer))["statusCode"] == 204
+
+    # Then the queued write is gone with its data: the worker drops its message, Talon.One never gets it
+    assert read(invoke, header(accepted, "Location") or "")["statusCode"] == 404
+    worker()
+    assert [r.method for r in recorded_gateway.requests] == ["DELETE"]
+
+
+def test_a_queued_erasure_erases_and_keeps_no_id(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker, moto_endpoint: str
+) -> None:
+    # Given an erasure accepted for asynchronous delivery
+    customer = "queued-erasure-2"
+    recorded_gateway.default = Answer(204, b"", {})
+    event = with_headers(profile_event("delete_customer_data", customer), Prefer="respond-async")
+    accepted = invoke("delete_customer_data", event)
+    assert accepted["statusCode"] == 202
+
+    # When the worker delivers it
+    assert worker()["batchItemFailures"] == []
+
+    # Then Talon.One erased the customer, and the delivery's record keeps its outcome, not the id
+    assert recorded_gateway.requests[0].method == "DELETE"
+    outcome = body_json(read(invoke, header(accepted, "Location") or ""))
+    assert (outcome["state"], outcome["talonStatus"]) == ("delivered", 204)
+    dynamodb = aws_resources.client("dynamodb", moto_endpoint, aws.REGION)
+    items = dynamodb.scan(TableName=aws.STATE_TABLE)["Items"]
+    assert customer not in json.dumps(items)

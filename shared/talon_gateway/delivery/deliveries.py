@@ -183,7 +183,7 @@ def settle(
     if talon_status is not None:
         sets.append("talonStatus = :status")
         values[":status"] = {"N": str(talon_status)}
-    if talon_body is not None:
+    if talon_body:  # an empty answer (204) keeps none
         sets.append("talonBody = :body")
         values[":body"] = {"S": _pack(talon_body)}
     if last_error is not None:
@@ -195,7 +195,13 @@ def settle(
         removes += ["body", "idempotencyKey"]
     if scrub:
         removes += ["pathValues", "query"]
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    # Every removed name through a placeholder: some (query) are DynamoDB reserved words.
+    names |= {f"#r{n}": name for n, name in enumerate(removes)}
+    expression = (
+        "SET "
+        + ", ".join(sets)
+        + (" REMOVE " + ", ".join(f"#r{n}" for n in range(len(removes))) if removes else "")
+    )
     dynamodb: Any = aws.client("dynamodb")
     try:
         dynamodb.update_item(

@@ -8,6 +8,7 @@ Writes, from tools/catalog.py (the two documents):
 - functions/<operation>/app.py         one handler per operation: its route is the contract;
 - template.yaml                        the functions' resources, between the GENERATED markers;
 - events/<operation>.json              an API Gateway event per function (bodies: examples/);
+- README.md                            the route table, between the ROUTES markers;
 - docs/openapi.json                    the gateway's OpenAPI document, from the routes.
 
 ``--check`` writes nothing and exits 1 naming what is stale (a test runs it too).
@@ -41,6 +42,9 @@ FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
 EXAMPLES = ROOT / "examples"
 TEMPLATE = ROOT / "template.yaml"
+README = ROOT / "README.md"
+ROUTES_BEGIN = "<!-- BEGIN ROUTES (make generate) -->\n"
+ROUTES_END = "<!-- END ROUTES -->\n"
 OPERATIONS = ROOT / "shared" / "talon_gateway" / "operations.py"
 BEGIN = "  # -- BEGIN GENERATED FUNCTIONS (tools/generate.py, from the operation catalog: do not edit) --\n"
 END = "  # -- END GENERATED FUNCTIONS --\n"
@@ -384,6 +388,25 @@ def render_event(entry: Entry) -> str:
     return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
 
 
+# -- README's route table ----------------------------------------------------------------------
+
+
+def render_routes(current: str) -> str:
+    """README's route table, between its ROUTES markers."""
+    if ROUTES_BEGIN not in current or ROUTES_END not in current:
+        raise SystemExit("README.md lacks the ROUTES markers")
+    before, rest = current.split(ROUTES_BEGIN, 1)
+    _, after = rest.split(ROUTES_END, 1)
+    rows = ["| method | path | operation | success | |", "| --- | --- | --- | --- | --- |"]
+    for entry in entries():
+        success = ", ".join(str(status) for status, _ in entry.successes)
+        notes = "legacy (2020): see below" if entry.legacy else ""
+        if entry.content_signature:
+            notes = (notes + "; " if notes else "") + "Content-Signature sent too"
+        rows.append(f"| {entry.method} | `{entry.path}` | {entry.name} | {success} | {notes} |")
+    return before + ROUTES_BEGIN + "\n".join(rows) + "\n" + ROUTES_END + after
+
+
 # -- all of it ---------------------------------------------------------------------------------
 
 
@@ -395,6 +418,7 @@ def render() -> dict[Path, str]:
         files[FUNCTIONS / entry.function_dir / "app.py"] = render_function(entry)
         files[EVENTS / f"{entry.function_dir}.json"] = render_event(entry)
     files[TEMPLATE] = render_template(TEMPLATE.read_text())
+    files[README] = render_routes(README.read_text())
     return files
 
 

@@ -204,6 +204,8 @@ class LocalStack:
         document = load()
         refs = (
             parameter_defaults(document)
+            # No Lambda extension runs here: secrets are read with the SDK (from moto).
+            | {"SecretsExtensionLayerArn": "none"}
             | self.parameters
             | {
                 "TalonBaseUrl": self.talon_url,

@@ -7,45 +7,67 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
-# Python 3.13 (the Lambda runtime's) from pyenv when present, else whatever python3.13 is on PATH.
-PY313 := $(shell (PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3 2>/dev/null) || command -v python3.13)
-PY313_BIN := $(dir $(PY313))
+# Python 3.13 (the Lambda runtime's): pyenv's when present, else python3.13 on PATH; either only
+# if it runs and is 3.13 (a pyenv shim of a version not installed is on PATH but does not run).
+# Recursive (=): looked for only by the recipes that need it.
+PY313 = $(shell for candidate in "$$(PYENV_VERSION=$(PYTHON_VERSION) pyenv which python3 2>/dev/null)" \
+	"$$(command -v python3.13)"; do [ -n "$$candidate" ] && "$$candidate" -c \
+	'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$candidate"; break; }; done)
+PY313_BIN = $(dir $(PY313))
+NO_PY313 := Python 3.13 is needed (the Lambda runtime's): install it with `pyenv install $(PYTHON_VERSION)` (or apt-get install python3.13) and run make again
+# samconfig.toml's environment for deploy and logs: CONFIG_ENV=production make deploy
+CONFIG_ENV ?= default
+# A parameter of samconfig.toml for CONFIG_ENV, $(call samconfig,<command>,<key>), empty when
+# absent; without a key, "yes" when the command has a section.
+samconfig = $(shell $(PY313) -c 'import sys, tomllib; env, cmd, key = sys.argv[1:4]; \
+	p = tomllib.load(open("samconfig.toml", "rb")).get(env, {}).get(cmd, {}).get("parameters"); \
+	print((p or {}).get(key, "") if key else ("yes" if p else ""))' "$(CONFIG_ENV)" "$(1)" "$(2)")
 export SAM_CLI_TELEMETRY := 0
 export PYDANTIC_DISABLE_PLUGINS := __all__
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.lock
-	@test -n "$(PY313)" || { echo "Python 3.13 is needed (pyenv install 3.13.0)"; exit 1; }
-	test -x $(PY) || $(PY313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
-	touch $@
+	$(if $(PY313),,$(error $(NO_PY313)))
+	@if [ -x $(PY) ]; then echo "Updating the development environment ($(VENV)): requirements/dev.lock changed..."; \
+	else echo "Installing the development environment ($(VENV), first run: about 2 minutes)..."; fi
+	@test -x $(PY) || $(PY313) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@touch $@
+	@echo "Development environment ready."
 
 $(SAM_VENV)/.installed: requirements/sam.txt
-	test -x $(SAM_VENV)/bin/python || $(PY313) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
-	touch $@
+	$(if $(PY313),,$(error $(NO_PY313)))
+	@echo "Installing the SAM CLI ($(SAM_VENV), first run: about a minute)..."
+	@test -x $(SAM_VENV)/bin/python || $(PY313) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+	@echo "SAM CLI ready."
 
 .PHONY: venv
 venv: $(VENV)/.installed ## Create the development environment (.venv, Python 3.13)
 
 .PHONY: run
-run: venv ## Run the gateway locally on http://127.0.0.1:3000 with the Talon.One sandbox (no AWS, no Docker)
-	$(PY) -m local_gateway $(ARGS)
+run: venv ## Run the gateway locally on http://127.0.0.1:3000 with the Talon.One sandbox: ARGS="--port 3001 --sandbox-port 8041"
+	@$(PY) -m local_gateway $(ARGS)
 
 .PHONY: sandbox
-sandbox: venv ## Run only the Talon.One sandbox on http://127.0.0.1:8040
-	$(PY) -m sandbox --port 8040
+sandbox: venv ## Run only the Talon.One sandbox on http://127.0.0.1:8040: ARGS="--port 8041 --processing-delay-ms 200"
+	@$(PY) -m sandbox --port 8040 $(ARGS)
 
 .PHONY: call
-call: venv ## Send an authenticated request to the gateway: make call ARGS="GET /v1/customer_profiles/c1/inventory"
-	$(PY) -m local_gateway.client $(ARGS)
+call: venv ## Send an authenticated request to the gateway: make call ARGS="GET /v1/customer_profiles/advocate-1/inventory"
+	@$(PY) -m local_gateway.client $(ARGS)
 
 .PHONY: test
 test: venv ## Run the whole test suite with coverage
 	$(PY) -m pytest --cov --cov-report=term $(ARGS)
+
+.PHONY: screenshots
+screenshots: venv ## Refresh docs/swagger-ui.png (Swagger UI at /docs, in headless chromium)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/test_browser.py
 
 .PHONY: lint
 lint: venv ## ruff (lint and format) and mypy --strict
@@ -67,8 +89,29 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint)
 	$(SAM) validate --lint --region eu-west-1
 
 .PHONY: build
-build: $(SAM_VENV)/.installed ## sam build (the layer and the 11 functions, for arm64)
+build: $(SAM_VENV)/.installed ## sam build (the layer and the functions, for arm64)
 	PATH="$(PY313_BIN):$$PATH" $(SAM) build
+
+# --guided when asked (ARGS="--guided") or when samconfig.toml has no deploy section for
+# CONFIG_ENV yet: sam then asks for the stack's parameters and saves them there.
+DEPLOY_GUIDED = $(if $(filter --guided,$(ARGS)),--guided,$(if $(call samconfig,deploy),,--guided))
+
+.PHONY: deploy
+deploy: build ## sam build, then sam deploy with samconfig.toml (guided the first time): CONFIG_ENV=production, ARGS="--guided"
+	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_GUIDED) $(filter-out --guided,$(ARGS))
+
+.PHONY: logs
+logs: $(SAM_VENV)/.installed ## Tail the deployed stack's function logs (sam logs --tail): CONFIG_ENV=production, ARGS="--filter ERROR"
+	$(SAM) logs --config-env $(CONFIG_ENV) --stack-name $(call samconfig,global,stack_name) \
+		$(addprefix --region ,$(call samconfig,deploy,region)) --tail $(ARGS)
+
+.PHONY: dlq
+dlq: venv ## List the dead-letter queue of asynchronous deliveries: ARGS="--local" (make run) or ARGS="--stack NAME"
+	$(PY) -m tools.dlq list $(ARGS)
+
+.PHONY: replay
+replay: venv ## Send the dead-letter queue's deliveries back, in order: ARGS="--local" or ARGS="--stack NAME"
+	$(PY) -m tools.dlq replay $(ARGS)
 
 .PHONY: bench
 bench: venv build ## Benchmarks: cold start, warm overhead, memory, artifact sizes (a few minutes)

@@ -2,7 +2,7 @@
 
 The same work as the gateway, written as tersely as possible: bearer check in constant time,
 JSON parse and the v2 request's rules checked by hand, the path encoded, the API key header,
-the request sent with http.client, the answer passed back. Nothing else (no models, no
+the request sent with http.client over TLS, the answer passed back. Nothing else (no models, no
 metrics, no logs, no retries, no idempotency).
 """
 
@@ -14,9 +14,7 @@ import http.client
 import json
 import os
 from typing import Any
-from urllib.parse import quote
-
-from bench.fakes import FakeSocket, responder
+from urllib.parse import quote, urlsplit
 
 SESSION_FIELDS = {
     "profileId",
@@ -42,7 +40,7 @@ ITEM_FIELDS = {
     "attributes",
     "adjustment",
 }
-_connection: http.client.HTTPConnection | None = None
+_connection: http.client.HTTPSConnection | None = None
 
 
 def _number(value: Any) -> bool:
@@ -89,8 +87,8 @@ def _valid(body: Any) -> bool:
 def _send(path: str, body: bytes, api_key: str) -> http.client.HTTPResponse:
     global _connection  # noqa: PLW0603 - one connection per environment, like the gateway's pool
     if _connection is None:
-        _connection = http.client.HTTPConnection("talon.example")
-        _connection.sock = FakeSocket(responder({})("talon.example", 443))
+        # TLS with the system's CAs (the benchmark's fake peer then skips the handshake).
+        _connection = http.client.HTTPSConnection(urlsplit(os.environ["TALON_BASE_URL"]).hostname or "")
     headers = {"Authorization": f"ApiKey-v1 {api_key}", "Content-Type": "application/json"}
     _connection.request("PUT", path, body, headers)
     return _connection.getresponse()

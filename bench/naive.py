@@ -1,31 +1,28 @@
 """Baseline (b), the naive reference: the same handler with the usual eager imports.
 
-What a typical Powertools function does at import time: Logger, Metrics and Tracer created,
-boto3 imported and its clients built, the idempotency persistence layer built, an httpx client
-created, all models imported; then the same lambda_handler as the gateway's function.
+What a competent developer writing a Powertools function does at import time: Logger,
+Metrics and a Tracer with its default patching (every library the X-Ray SDK knows), boto3
+imported, each client the function uses built once (DynamoDB for idempotency and the
+state table, SQS for asynchronous accepts, the persistence layer), the connection pool and
+its TLS context built, every module loaded; then the same lambda_handler as the gateway's
+function, using those clients.
 """
 
 from __future__ import annotations
 
-import os
-
 import boto3
-import httpx
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools import Tracer
 
-from talon_gateway.models import requests, responses
+from talon_gateway.delivery import aws, claims, deliveries, erasure, idempotency, queue
+from talon_gateway.models import requests
+from talon_gateway.upstream import transport
 
-logger = Logger()
-metrics = Metrics()
 tracer = Tracer()
-secrets_client = boto3.client("secretsmanager")
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-config = IdempotencyConfig(event_key_jmespath="key")
-http = httpx.Client(base_url=os.environ["TALON_BASE_URL"])
-provider = parameters.SecretsProvider()
+dynamodb = aws.client("dynamodb")
+sqs = aws.client("sqs")
+persistence = idempotency.get_persistence()
+pool = transport.get_pool()
 
 from app import lambda_handler  # type: ignore[import-not-found]  # noqa: E402 - on the probe's sys.path
 
-__all__ = ["lambda_handler", "requests", "responses"]
+__all__ = ["boto3", "claims", "deliveries", "erasure", "lambda_handler", "queue", "requests", "tracer"]

@@ -1,157 +1,172 @@
 """One measurement in a fresh interpreter, the way Lambda runs a function.
 
-    python -S -I bench/probe.py cold|warm <variant> <function> [invocations] [cart items]
+    python -S -I -B bench/probe.py <plan.marshal>
 
-variants: gateway (secrets through the Lambda extension), gateway-sdk (secrets through boto3),
-naive (baseline b: eager imports), floor (baseline a: standard library only, v2 only).
-sys.path is what Lambda gives: the function's folder, the layer (.bench/layer, built from
-shared/requirements.txt, plus shared/), the runtime's boto3 (.bench/runtime). Talon.One, the
-secrets extension and Secrets Manager answer in-process (bench/fakes.py); DynamoDB is an
-in-memory persistence layer (bench/inmemory.py). Prints one JSON line.
+The plan (written by bench/__main__.py, read with marshal: a built-in module, so the probe
+imports nothing the handler could need before its timer) gives sys.path as Lambda's (the
+function's folder, the layer, the runtime's boto3; the environment comes with the process),
+the module to import, the events and what to measure:
+
+- ``cold``: import the handler and serve the first event (unkeyed or keyed);
+- ``warm``: then ``invocations`` more, each timed, each write with a new idempotency key;
+- ``snapstart``: import, run the runtime's before-snapshot hooks (priming), the after-restore
+  hooks, then serve the first event (a simulated restore: the same process, memory as the
+  snapshot holds it);
+- ``worker``: the delivery worker, batches of queued deliveries.
+
+The network is answered in-process (bench/host.py, installed as post-import hooks).
+The report is written with marshal to the plan's ``out``.
 """
 
 import time
 
 T0 = time.perf_counter()
 
-import json
-import os
+import marshal
 import sys
-from typing import Any
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODE, VARIANT, FUNCTION = sys.argv[1:4]
-INVOCATIONS = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
-CART_ITEMS = int(sys.argv[5]) if len(sys.argv) > 5 else 2
-TOKEN = "bench-bearer-token"  # noqa: S105 - a benchmark's own credential
-SECRETS: dict[str, dict[str, object]] = {
-    "bench/talon": {"apiKey": "bench-api-key", "applicationId": "42", "applicationKey": "a1b2c3d4" * 8},
-    "bench/inbound": {"webhookSecrets": [], "bearerTokens": [TOKEN]},
-}
+with open(sys.argv[1], "rb") as stream:
+    PLAN = marshal.load(stream)  # noqa: S302 - written by bench/__main__.py for this run
+sys.path[:0] = PLAN["path"]
+sys.path.append(PLAN["bench"])
+# The functions print their logs, metrics and traces' errors to stdout, as in Lambda.
+sys.stdout = open(PLAN["out"] + ".stdout", "w")  # noqa: SIM115 - lives as long as the process
+sys.stderr = open(PLAN["out"] + ".stderr", "w")  # noqa: SIM115
 
-sys.path[:0] = [
-    os.path.join(ROOT, "functions", FUNCTION),
-    os.path.join(ROOT, "shared"),
-    os.path.join(ROOT, ".bench", "layer"),
-    os.path.join(ROOT, ".bench", "runtime"),
-    ROOT,
-]
-os.environ.update(
-    {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_SESSION_TOKEN": "bench",
-        "TALON_BASE_URL": "https://mycompany.europe-west1.talon.one",
-        "TALON_SECRET_ID": "bench/talon",
-        "INBOUND_SECRET_ID": "bench/inbound",
-        "IDEMPOTENCY_TABLE": "bench-idempotency",
-        "POWERTOOLS_SERVICE_NAME": "talon-gateway",
-        "POWERTOOLS_METRICS_NAMESPACE": "TalonGateway",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "POWERTOOLS_PARAMETERS_MAX_AGE": "300",
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
-        "FLOOR_BEARER_TOKEN": TOKEN,
-        "FLOOR_API_KEY": "bench-api-key",
-    }
-)
-if VARIANT == "gateway":
-    os.environ["SECRETS_EXTENSION_PORT"] = "2773"
+HOOKS: dict[str, list[object]] = {"before": [], "after": []}
+if PLAN["mode"] == "snapstart":
+    # The Lambda runtime's SnapStart module, as the runtime provides it.
+    runtime = type(sys)("snapshot_restore_py")
+    runtime.register_before_snapshot = HOOKS["before"].append  # type: ignore[attr-defined]
+    runtime.register_after_restore = HOOKS["after"].append  # type: ignore[attr-defined]
+    sys.modules["snapshot_restore_py"] = runtime
 
-# The functions print their logs and metrics to stdout, as in Lambda; the result goes here.
-result_out = sys.stdout
-sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+import host  # type: ignore[import-not-found]
 
-if VARIANT in ("gateway-sdk", "naive"):
-    from bench.fakes_boto import answer_secrets
-
-    answer_secrets(SECRETS)
-
-T1 = time.perf_counter()
-module = __import__(
-    {"naive": "bench.naive", "floor": "bench.floor"}.get(VARIANT, "app"), fromlist=["lambda_handler"]
-)
-T2 = time.perf_counter()
-
-if VARIANT != "floor":
-    from bench.fakes import FakeBackend, FakeNetworkTransport, responder
-    from bench.inmemory import InMemoryPersistenceLayer
-    from talon_gateway.delivery import idempotency
-    from talon_gateway.upstream import transport
-
-    transport.use_transport(FakeNetworkTransport(FakeBackend(responder(SECRETS))))
-    idempotency.use_persistence(InMemoryPersistenceLayer())
+HOST = host.Host(PLAN["secrets"])
+if PLAN.get("seed"):
+    HOST.seed = PLAN["seed"]
+HOST.install()
 
 
 class Context:
-    function_name = FUNCTION
+    function_name = PLAN["function"]
+    function_version = "$LATEST"
     memory_limit_in_mb = 1024
-    invoked_function_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{FUNCTION}"
+    invoked_function_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{PLAN['function']}"
     aws_request_id = "bench"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
 
 
-def event(key: str | None = None) -> dict[str, Any]:
-    with open(os.path.join(ROOT, "events", f"{FUNCTION}.json")) as stream:
-        loaded: dict[str, Any] = json.load(stream)
-    headers = dict(loaded["headers"], Authorization=f"Bearer {TOKEN}")
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    loaded["headers"] = headers
-    loaded["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
-    if FUNCTION == "update_customer_session_v2":
-        items = [
-            {
-                "name": f"Item {i}",
-                "sku": f"SKU-{i:05d}",
-                "quantity": 1 + i % 3,
-                "price": 9.99 + i,
-                "category": "apparel",
-                "attributes": {"color": "black", "size": "M"},
-            }
-            for i in range(CART_ITEMS)
-        ]
-        session = {"profileId": "customer-1001", "couponCodes": ["SUMMER20"], "cartItems": items}
-        loaded["body"] = json.dumps({"customerSession": session, "responseContent": ["customerSession"]})
-    return loaded
+def trace_header(number: int) -> None:
+    # Set by the runtime before each invocation (outside the handler), sampled; the first one
+    # comes with the process's environment (os is not loaded before the handler is).
+    if PLAN["tracing"] and number > 0:
+        sys.modules["os"].environ["_X_AMZN_TRACE_ID"] = (
+            f"Root=1-67890abc-{number:024x};Parent={number:016x};Sampled=1"
+        )
 
 
-handler = module.lambda_handler
+def with_key(event: dict[str, object], key: str) -> dict[str, object]:
+    headers = dict(event["headers"], **{"Idempotency-Key": key})  # type: ignore[call-overload]
+    multi = dict(event["multiValueHeaders"], **{"Idempotency-Key": [key]})  # type: ignore[call-overload]
+    return dict(event, headers=headers, multiValueHeaders=multi)
+
+
+def sqs_batch(template: dict[str, object], number: int, size: int) -> dict[str, object]:
+    records = []
+    for i in range(size):
+        record = dict(template)
+        record["messageId"] = f"{number:08d}-{i:04d}"
+        record["body"] = '{"deliveryId": "dlv_bench%08x%024x"}' % (number, i)  # noqa: UP031 - no imports
+        records.append(record)
+    return {"Records": records}
+
+
+WORKER = PLAN["batch"] > 0 and PLAN["seed"] is not None
+
+
+def ok(answer: dict[str, object]) -> bool:
+    if WORKER:
+        return answer.get("batchItemFailures") == []
+    status = answer["statusCode"]
+    return isinstance(status, int) and 200 <= status < 300
+
+
 context = Context()
-writes = FUNCTION not in ("get_reserved_coupons", "get_reserved_customers", "get_customer_inventory")
-first_event = event()
+report: dict[str, object] = {"setup_ms": (time.perf_counter() - T0) * 1000}
+first_event = PLAN["first"]
+if WORKER:
+    first_event = sqs_batch(PLAN["first"], 0, PLAN["batch"])
+trace_header(0)
+
+T1 = time.perf_counter()
+module = __import__(PLAN["module"], fromlist=["lambda_handler"])
+T2 = time.perf_counter()
+report["import_ms"] = (T2 - T1) * 1000
+handler = module.lambda_handler
+
+if PLAN["mode"] == "snapstart":
+    started = time.perf_counter()
+    for hook in HOOKS["before"]:
+        hook()  # type: ignore[operator]
+    report["prime_ms"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    for hook in HOOKS["after"]:
+        hook()  # type: ignore[operator]
+    report["restore_ms"] = (time.perf_counter() - started) * 1000
+    report["hooks"] = len(HOOKS["before"]) + len(HOOKS["after"])
+
 T3 = time.perf_counter()
 first = handler(first_event, context)
 T4 = time.perf_counter()
-assert 200 <= first["statusCode"] < 300, first
+report["first_ms"] = (T4 - T3) * 1000
+assert ok(first), first
+if PLAN.get("second") is not None:
+    # A second first call: the other kind (a keyed write after an unkeyed one, or an
+    # asynchronous accept), the cost of what it alone loads and builds.
+    trace_header(1)
+    T5 = time.perf_counter()
+    second = handler(PLAN["second"], context)
+    report["second_ms"] = (time.perf_counter() - T5) * 1000
+    assert ok(second), second
 
-report = {
-    "variant": VARIANT,
-    "function": FUNCTION,
-    "setup_ms": (T1 - T0) * 1000,
-    "import_ms": (T2 - T1) * 1000,
-    "first_ms": (T4 - T3) * 1000,
-}
-if MODE == "warm":
-    # Keyed writes each get a new key: every invocation runs the idempotency check and stores.
-    # Events are built outside the timed part, one at a time (a list of them would count
-    # against the peak memory).
+if PLAN["mode"] in ("warm", "worker"):
+    if PLAN.get("in_memory"):
+        # The bench configuration: DynamoDB replaced by Powertools' persistence API in a dict.
+        from inmemory import InMemoryPersistenceLayer  # type: ignore[import-not-found]
+
+        from talon_gateway.delivery import idempotency
+
+        idempotency.use_persistence(InMemoryPersistenceLayer())
+    keyed = PLAN["keyed"]
+    template = PLAN["warm"]
     durations = []
-    for i in range(INVOCATIONS):
-        each = event(f"bench-{i}" if writes and VARIANT != "floor" else None)
-        started = time.perf_counter_ns()
+    for i in range(PLAN["invocations"]):
+        # Events are built outside the timed part, one at a time (a list of them would count
+        # against the peak memory).
+        if WORKER:
+            each = sqs_batch(template, i + 1, PLAN["batch"])
+        else:
+            each = with_key(template, f"bench-{i}") if keyed else template
+        trace_header(i + 2)
+        started_ns = time.perf_counter_ns()
         answer = handler(each, context)
-        durations.append(time.perf_counter_ns() - started)
-        assert 200 <= answer["statusCode"] < 300, answer
+        durations.append(time.perf_counter_ns() - started_ns)
+        assert ok(answer), answer
     durations.sort()
     import resource
 
     report |= {
-        "invocations": INVOCATIONS,
         "p50_ms": durations[len(durations) // 2] / 1e6,
         "p99_ms": durations[int(len(durations) * 0.99)] / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-print(json.dumps(report), file=result_out)
+report["modules"] = len(sys.modules)
+report["calls"] = HOST.calls
+with open(PLAN["out"], "wb") as output:
+    marshal.dump(report, output)

@@ -6,9 +6,11 @@
         --idempotency-key k1
 
 Authentication: a bearer token (--token, or GATEWAY_TOKEN), or a Standard Webhooks signature
-(--webhook-secret, or GATEWAY_WEBHOOK_SECRET). The gateway's URL is --url or GATEWAY_URL
-(for a deployed stack: the ApiUrl output, stage included). Path parameters go in encoded
-(``SUMMER 20/50%`` is ``SUMMER%2020%2F50%25``).
+(--webhook-secret, or GATEWAY_WEBHOOK_SECRET); without either, a local gateway that `make run`
+started at that URL (any port) lends its own token. The gateway's URL is --url or GATEWAY_URL
+(default http://127.0.0.1:3000; for a deployed stack: the ApiUrl output, stage included). Path
+parameters go in encoded (``SUMMER 20/50%`` is ``SUMMER%2020%2F50%25``). Ready bodies:
+``--data @examples/<operationId>.json``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import httpx
 from standardwebhooks import Webhook
+
+from local_gateway import registry
 
 LOCAL_URL = "http://127.0.0.1:3000"
 LOCAL_TOKEN = "local-dev-token-not-a-secret-0001"  # noqa: S105 - the local runner's own token, not a real credential
@@ -49,6 +53,21 @@ def build_headers(
     return headers
 
 
+def local_token(url: str) -> str | None:
+    """The token of the local gateway `make run` started at ``url``, if one runs there."""
+    entry = registry.find(url)
+    if entry is not None:
+        return entry.token
+    # A gateway started before gateways registered themselves, on the default URL.
+    return LOCAL_TOKEN if url.rstrip("/") == LOCAL_URL else None
+
+
+def fail(message: str) -> int:
+    """One line on stderr, the fix included: no traceback for what the caller can fix."""
+    print(message, file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -60,19 +79,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("GATEWAY_TOKEN"))
     parser.add_argument("--webhook-secret", default=os.environ.get("GATEWAY_WEBHOOK_SECRET"))
     parser.add_argument("--idempotency-key")
+    parser.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="an extra request header (repeatable), e.g. -H 'Prefer: respond-async'",
+    )
     parser.add_argument("--timeout", type=float, default=35.0)
     args = parser.parse_args(argv)
 
     body = b""
     if args.data:
-        text = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
-        body = text.encode()
-    token = args.token or (LOCAL_TOKEN if args.url == LOCAL_URL and not args.webhook_secret else None)
+        try:
+            body = Path(args.data[1:]).read_bytes() if args.data.startswith("@") else args.data.encode()
+        except OSError as error:
+            return fail(f"Cannot read the body file {args.data[1:]}: {error.strerror} (--data @<file>)")
+    token = args.token or (None if args.webhook_secret else local_token(args.url))
     headers = build_headers(
         body, token=token, webhook_secret=args.webhook_secret, idempotency_key=args.idempotency_key
     )
+    for extra in args.header:
+        name, colon, value = extra.partition(":")
+        if not colon or not name.strip():
+            return fail(f"Not a header: {extra!r} (--header 'Name: value')")
+        headers[name.strip()] = value.strip()
     url = args.url.rstrip("/") + "/" + args.path.lstrip("/")
-    response = httpx.request(args.method, url, headers=headers, content=body or None, timeout=args.timeout)
+    try:
+        response = httpx.request(
+            args.method, url, headers=headers, content=body or None, timeout=args.timeout
+        )
+    except httpx.ConnectError:
+        return fail(
+            f"Cannot connect to {args.url}: nothing answers there. Start the local gateway with "
+            "`make run` (in another terminal), or set GATEWAY_URL to a running gateway."
+        )
+    except httpx.TimeoutException:
+        return fail(f"No answer from {args.url} within {args.timeout:g} s (--timeout).")
+    except httpx.HTTPError as error:  # a malformed URL, a protocol error: one line all the same
+        return fail(f"Request to {url} failed: {error} (check --url / GATEWAY_URL).")
 
     print(f"HTTP {response.status_code}")
     for name in (
@@ -80,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "x-correlation-id",
         "idempotent-replayed",
         "retry-after",
+        "location",
+        "preference-applied",
         "www-authenticate",
     ):
         if name in response.headers:
@@ -88,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(response.json(), indent=2))
     except ValueError:
         print(response.text)
+    if response.status_code == 401 and not (token or args.webhook_secret):
+        print(
+            f"No credential was sent: no local gateway of `make run` runs at {args.url}; "
+            "give GATEWAY_TOKEN (or --token) or GATEWAY_WEBHOOK_SECRET.",
+            file=sys.stderr,
+        )
     return 0 if response.is_success else 1
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from local_gateway.template import ROOT
@@ -27,17 +27,23 @@ class GatewayProcess:
 
     @classmethod
     def start(
-        cls, *, workers: int = 4, on_output: Callable[[str], None] | None = None, timeout: float = 90
+        cls,
+        *,
+        workers: int = 4,
+        on_output: Callable[[str], None] | None = None,
+        timeout: float = 90,
+        args: Sequence[str] = (),
     ) -> GatewayProcess:
-        """Start it on free ports, its own process group, an environment free of this one's
-        AWS/Talon.One/Powertools settings; then keep reading its output (its functions' logs),
-        handing each line to ``on_output``, so that it never blocks on a full pipe."""
+        """Start it on free ports (unless ``args`` name others), its own process group, an
+        environment free of this one's AWS/Talon.One/Powertools settings; then keep reading its
+        output (access log, functions' logs), handing each line to ``on_output``, so that it
+        never blocks on a full pipe."""
         environment = {
             k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TALON_", "POWERTOOLS_"))
         }
         command = [sys.executable, "-m", "local_gateway", "--port", "0", "--sandbox-port", "0"]
         process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
-            [*command, "--workers", str(workers)],
+            [*command, "--workers", str(workers), *args],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,

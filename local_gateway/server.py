@@ -5,6 +5,9 @@ is decoded per segment in ``pathParameters`` (as API Gateway REST does); a body 
 UTF-8 is delivered base64-encoded; API Gateway's own answers (an unknown route: 404, a body over
 10 MB: 413, an invocation longer than 29 s: 504, a crashed function: 502) are template.yaml's
 GatewayResponses, in Talon.One's error shape with X-Correlation-Id.
+
+Before any route is resolved, /docs serves Swagger UI (local_gateway.docs_ui); every request
+ends with one access-log line on stdout (local_gateway.access_log).
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_gateway.access_log import NO_ROUTE, AccessLog
+from local_gateway.client import LOCAL_TOKEN
+from local_gateway.docs_ui import DocsUI
 from local_gateway.runtime import Runtime
 from local_gateway.template import FunctionSpec, gateway_responses
 
 JSON = [("Content-Type", "application/json")]
+Headers = list[tuple[str, str]]
 API_GATEWAY_TIMEOUT = 29.0
 MAX_PAYLOAD = 10 * 1024 * 1024
 STAGE = "local"
@@ -109,11 +116,19 @@ class LocalGateway:
     """Serves every Api route of template.yaml on loopback through a Runtime."""
 
     def __init__(
-        self, functions: list[FunctionSpec], runtime: Runtime, host: str = "127.0.0.1", port: int = 3000
+        self,
+        functions: list[FunctionSpec],
+        runtime: Runtime,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        token: str = LOCAL_TOKEN,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.routes = sorted((Route.of(f) for f in functions), key=lambda r: -r.static_segments)
         self.gateway_responses = gateway_responses()
         self.runtime = runtime
+        self.access_log = access_log or AccessLog()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -131,6 +146,7 @@ class LocalGateway:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.docs = DocsUI(token=token, gateway_url=self.url)
 
     @property
     def url(self) -> str:
@@ -145,24 +161,42 @@ class LocalGateway:
                 return route, values
         return None
 
-    def _gateway_error(self, request: BaseHTTPRequestHandler, kind: str, message: str) -> None:
+    def _gateway_error(self, request: BaseHTTPRequestHandler, kind: str, message: str) -> tuple[int, Headers]:
         """API Gateway's own answer of that type, as template.yaml shapes it, with its request id."""
         response = self.gateway_responses[kind]
         request_id = str(uuid.uuid4())
         headers = [*JSON, ("X-Correlation-Id", request_id)]
-        self._reply(request, response.status, headers, response.render(message, request_id))
+        return self._reply(request, response.status, headers, response.render(message, request_id))
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        route, (status, headers) = self._answer(request)
+        self.access_log.record(
+            method=request.command,
+            route=route,
+            status=status,
+            latency_ms=(time.monotonic() - started) * 1000,
+            correlation_id=_header(headers, "X-Correlation-Id"),
+            replayed=(_header(headers, "Idempotent-Replayed") or "").lower() == "true",
+        )
+
+    def _answer(self, request: BaseHTTPRequestHandler) -> tuple[str, tuple[int, Headers]]:
+        """Answer the request; the route to log (the resource path: never the path's values)."""
+        path = urlsplit(request.path).path
+        docs = self.docs.answer(request.command, path, request.headers.get("Host"))
+        if docs is not None:
+            request.rfile.read(int(request.headers.get("Content-Length") or 0))
+            return path, self._reply(request, docs.status, docs.headers, docs.body)
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_PAYLOAD:
-            self._gateway_error(request, "REQUEST_TOO_LARGE", "Request Too Long")
             request.close_connection = True
-            return
+            return NO_ROUTE, self._gateway_error(request, "REQUEST_TOO_LARGE", "Request Too Long")
         body = request.rfile.read(length) if length else b""
-        found = self.resolve(request.command, urlsplit(request.path).path)
+        found = self.resolve(request.command, path)
         if found is None:
-            self._gateway_error(request, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
-            return
+            return NO_ROUTE, self._gateway_error(
+                request, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+            )
         route, values = found
         event = build_event(
             route,
@@ -172,37 +206,38 @@ class LocalGateway:
             body=body,
             path_values=values,
         )
+        resource = route.spec.path
         try:
             result = self.runtime.submit(route.spec, event).result(timeout=API_GATEWAY_TIMEOUT)
         except FutureTimeout:
-            self._gateway_error(request, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
-            return
+            return resource, self._gateway_error(request, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
         except Exception:  # noqa: BLE001 - a crashed function is what API Gateway reports as 502
-            self._gateway_error(request, "INTEGRATION_FAILURE", "Internal server error")
-            return
-        self._reply_with(request, result)
+            return resource, self._gateway_error(request, "INTEGRATION_FAILURE", "Internal server error")
+        return resource, self._reply_with(request, result)
 
-    def _reply_with(self, request: BaseHTTPRequestHandler, result: dict[str, Any]) -> None:
-        headers: list[tuple[str, str]] = []
+    def _reply_with(self, request: BaseHTTPRequestHandler, result: dict[str, Any]) -> tuple[int, Headers]:
+        headers: Headers = []
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers.extend((name, str(v)) for v in values)
         for name, value in (result.get("headers") or {}).items():
             headers.append((name, str(value)))
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
-        self._reply(request, int(result["statusCode"]), headers, payload)
+        return self._reply(request, int(result["statusCode"]), headers, payload)
 
     @staticmethod
     def _reply(
-        request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes
-    ) -> None:
+        request: BaseHTTPRequestHandler, status: int, headers: Headers, payload: bytes
+    ) -> tuple[int, Headers]:
         request.send_response(status)
         for name, value in headers:
             if name.lower() != "content-length":
                 request.send_header(name, value)
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
-        request.wfile.write(payload)
+        if request.command != "HEAD":  # its answer has the headers of a GET, never a body
+            request.wfile.write(payload)
+        return status, headers
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
@@ -216,3 +251,9 @@ class LocalGateway:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """The last value of a header, by case-insensitive name."""
+    found = [value for key, value in headers if key.lower() == name.lower()]
+    return found[-1] if found else None

@@ -26,6 +26,7 @@ from local_gateway.client import LOCAL_TOKEN
 from local_gateway.event_source import EventSource
 from local_gateway.runtime import Runtime
 from local_gateway.server import LocalGateway
+from local_gateway.shopify import LOCAL_SHOPIFY_SECRET
 from local_gateway.template import (
     NO_VALUE,
     ROOT,
@@ -83,6 +84,7 @@ class LocalStack:
         default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     token: str = LOCAL_TOKEN
+    shopify_secret: str = LOCAL_SHOPIFY_SECRET
     # Template parameters overridden, as `sam deploy --parameter-overrides` would
     parameters: dict[str, str] = field(default_factory=dict)
     _moto: aws_resources.SerialMotoServer | None = None
@@ -126,7 +128,11 @@ class LocalStack:
         else:
             credentials = self.talon.credentials
 
-        inbound = {"webhookSecrets": [self.webhook_secret], "bearerTokens": [self.token]}
+        inbound = {
+            "webhookSecrets": [self.webhook_secret],
+            "bearerTokens": [self.token],
+            "shopifyWebhookSecrets": [self.shopify_secret],
+        }
         aws_resources.put_secrets(
             aws_endpoint,
             REGION,

@@ -33,6 +33,9 @@ from local_gateway.template import FunctionSpec, functions
 from tests.support import aws, log_tap
 from tests.support.upstream import RecordingUpstream
 
+# The queue and worker fixtures (tests/support/queues.py), for every module that needs them.
+pytest_plugins = ["tests.support.queues"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 

@@ -8,32 +8,22 @@ counts what reaches it. End-to-end bursts through the local runner: tests/test_a
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local_gateway import aws_resources
-from local_gateway.event_source import sqs_event
-from local_gateway.functions import LambdaContext, load_module
-from local_gateway.template import ROOT
 from talon_gateway.delivery import aws as clients
 from talon_gateway.delivery import idempotency
 from talon_gateway.delivery.queue import digest
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
 from tests.support.faulty_aws import FaultyAws
+from tests.support.queues import URLS, Worker, messages, sqs
 from tests.support.upstream import Answer, RecordingUpstream
 
 ASYNC = {"Prefer": "respond-async"}
-Worker = Callable[[], dict[str, Any]]
-
-
-def sqs() -> Any:
-    return aws_resources.client("sqs", os.environ["AWS_ENDPOINT_URL"], aws.REGION)
 
 
 def with_headers(event: dict[str, Any], **headers: str) -> dict[str, Any]:
@@ -51,65 +41,6 @@ def queued(function: str, key: str | None = None, body: str | None = None, **hea
     if body is not None:
         event["body"] = body
     return event
-
-
-def messages(queue: str = "DeliveryQueue") -> list[dict[str, Any]]:
-    """What the queue holds now (received and put back at once)."""
-    url = URLS[queue]
-    found: list[dict[str, Any]] = (
-        sqs()
-        .receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-        )
-        .get("Messages", [])
-    )
-    for message in found:
-        sqs().change_message_visibility(
-            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-    return found
-
-
-URLS: dict[str, str] = {}
-
-
-@pytest.fixture
-def queues(recorded_gateway: RecordingUpstream, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fresh queues for each test (template.yaml's, with the test deployment's parameters)."""
-    suffix = uuid.uuid4().hex[:12]
-    names = {logical_id: f"{suffix}-{name}" for logical_id, name in aws.QUEUES.items()}
-    URLS.clear()
-    URLS.update(aws_resources.create_queues(moto_endpoint, aws.REGION, names, aws.DELIVERY_PARAMETERS))
-    monkeypatch.setenv("DELIVERY_QUEUE_URL", URLS["DeliveryQueue"])
-    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", URLS["DeadLetterQueue"])
-
-
-@pytest.fixture
-def worker(recorded_gateway: RecordingUpstream, queues: None) -> Worker:
-    """One poll of the queue by the worker function, as Lambda's event source does it."""
-    handler = load_module(ROOT / "functions" / "delivery_worker").lambda_handler
-
-    def poll() -> dict[str, Any]:
-        url = URLS["DeliveryQueue"]
-        batch = (
-            sqs()
-            .receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-            )
-            .get("Messages", [])
-        )
-        if not batch:
-            return {"batchItemFailures": [], "messages": 0}
-        result: dict[str, Any] = handler(
-            sqs_event(batch, "arn:aws:sqs:eu-west-1:123456789012:q"), LambdaContext()
-        )
-        failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
-        for message in batch:
-            if message["MessageId"] not in failed:
-                sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return result | {"messages": len(batch)}
-
-    return poll
 
 
 def read(invoke: Invoke, location: str, token: str = aws.BEARER_TOKEN) -> dict[str, Any]:
@@ -406,7 +337,9 @@ def test_an_erasure_removes_the_customers_queued_writes(
 
     # When the customer is erased (synchronously)
     recorded_gateway.answer(204, b"", content_type=None)
-    assert invoke("delete_customer_data", profile_event("delete_customer_data", customer))["statusCode"] == 204
+    assert (
+        invoke("delete_customer_data", profile_event("delete_customer_data", customer))["statusCode"] == 204
+    )
 
     # Then the queued write is gone with its data: the worker drops its message, Talon.One never gets it
     assert read(invoke, header(accepted, "Location") or "")["statusCode"] == 404

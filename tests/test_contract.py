@@ -16,7 +16,7 @@ import pytest
 
 from local_gateway.functions import load_module
 from local_gateway.template import ROOT, FunctionSpec, Tagged, functions, load
-from talon_gateway.api.routes import GET_DELIVERY
+from talon_gateway.api.routes import GET_DELIVERY, SHOPIFY_WEBHOOK
 from talon_gateway.operation import Operation
 from talon_gateway.operations import OPERATIONS
 from tests.conftest import load_event
@@ -25,7 +25,7 @@ SPECS = functions()
 # functions/<dir>/ → its template function (API routes)
 BY_OPERATION: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in SPECS}
 # The gateway's own functions, beside the operations': hand-written, not generated
-GATEWAY_ROUTES = {"get_delivery": GET_DELIVERY}
+GATEWAY_ROUTES = {"get_delivery": GET_DELIVERY, "shopify_webhook": SHOPIFY_WEBHOOK}
 OTHER_FUNCTIONS = {"delivery_worker"}
 
 

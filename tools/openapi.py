@@ -83,10 +83,20 @@ def render() -> str:
                     "HMAC-SHA256 with a secret from the webhookSecrets of INBOUND_SECRET_ID)"
                 ),
             ),
+            "shopifyHmac": APIKey(
+                name="X-Shopify-Hmac-Sha256",
+                in_=APIKeyIn.header,
+                description=(
+                    "Shopify's webhook signature: base64 HMAC-SHA256 of the raw body with the app's "
+                    "client secret (shopifyWebhookSecrets of INBOUND_SECRET_ID)"
+                ),
+            ),
         },
         security=[{"bearer": []}, {"standardWebhooks": []}],
     )
     document = json.loads(schema)
+    # Shopify signs its webhooks its own way: neither a bearer token nor Standard Webhooks.
+    document["paths"]["/webhooks/shopify"]["post"]["security"] = [{"shopifyHmac": []}]
     _drop_undeclared_validation_responses(document)
     _no_content_for_empty_answers(document)
     return json.dumps(document, indent=2, sort_keys=False) + "\n"

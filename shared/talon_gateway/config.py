@@ -18,6 +18,8 @@ from talon_gateway.errors import ConfigurationError
 if TYPE_CHECKING:
     from botocore.config import Config
 
+    from talon_gateway.sources.shopify.config import ShopifyConfig
+
 # Plain http is allowed only toward these (a local sandbox; Docker's name for the host under
 # `sam local invoke`).
 _LOOPBACK_NAMES = {"localhost", "host.docker.internal"}
@@ -32,7 +34,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_base_url(value: str) -> str:
+def check_base_url(value: str) -> str:
     parts = urlsplit(value)
     if not parts.hostname or parts.query or parts.fragment:
         raise ValueError("must be an absolute URL such as https://mycompany.talon.one")
@@ -46,7 +48,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
-    talon_base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(alias="TALON_BASE_URL")
+    talon_base_url: Annotated[str, AfterValidator(check_base_url)] = Field(alias="TALON_BASE_URL")
     talon_secret_id: str = Field(alias="TALON_SECRET_ID", min_length=1)
     connect_timeout: float = Field(alias="TALON_CONNECT_TIMEOUT", default=2.0, gt=0, le=29)
     read_timeout: float = Field(alias="TALON_READ_TIMEOUT", default=8.0, gt=0, le=29)
@@ -60,6 +62,13 @@ class Settings(BaseModel):
     dead_letter_queue_url: str | None = Field(alias="DEAD_LETTER_QUEUE_URL", default=None, min_length=1)
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=8, ge=1, le=1000)
     max_backoff_seconds: int = Field(alias="MAX_BACKOFF_SECONDS", default=300, ge=1, le=43_200)
+    # sources/shopify/config.py as JSON; "{}" takes every default.
+    shopify_config: str = Field(alias="SHOPIFY_CONFIG", default="{}")
+    # How long the Shopify source remembers an order (for its refunds) and a session's or
+    # profile's last applied update (for late webhooks): 180 days, a long return window.
+    shopify_record_ttl_seconds: int = Field(alias="SHOPIFY_RECORD_TTL_SECONDS", default=15_552_000, gt=0)
+    # The KMS key of customers' data exports in GATEWAY_BUCKET (None: SSE-S3).
+    exports_kms_key_arn: str | None = Field(alias="EXPORTS_KMS_KEY_ARN", default=None, min_length=1)
 
 
 @cache
@@ -70,6 +79,18 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@cache
+def get_shopify_config() -> ShopifyConfig:
+    """SHOPIFY_CONFIG, validated (a wrong field names itself in the error)."""
+    from talon_gateway.sources.shopify.config import ShopifyConfig
+
+    try:
+        return ShopifyConfig.model_validate_json(get_settings().shopify_config)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid SHOPIFY_CONFIG: {problems}") from None
 
 
 @cache

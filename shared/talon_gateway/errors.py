@@ -54,9 +54,10 @@ class Unauthenticated(GatewayError):
 class Forbidden(GatewayError):
     """The caller is authenticated, but its credentials do not allow this operation (403)."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, *, application: str | None = None) -> None:
         super().__init__(operation)
         self.operation = operation
+        self.application = application  # set when the application is what is out of scope
 
 
 class IdempotencyKeyReused(GatewayError):
@@ -73,6 +74,10 @@ class IdempotencyStoreUnavailable(GatewayError):
 
 class QueueUnavailable(GatewayError):
     """An asynchronous write could not be queued: nothing was accepted (503, Retry-After)."""
+
+
+class ShopNotConfigured(GatewayError):
+    """A verified Shopify webhook from a shop that no Talon.One application serves (403)."""
 
 
 class DeliveryNotFound(GatewayError):

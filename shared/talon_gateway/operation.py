@@ -36,6 +36,7 @@ class Operation:
     legacy: bool = False  # in the 2020 document, gone from today's API
     cart_items_at: tuple[str, ...] | None = None  # where the body holds cart items (inbound/limits.py)
     erases: str | None = None  # the path parameter naming the customer this operation erases
+    local: bool = False  # answered by the gateway itself (no Talon.One application involved)
     path_params: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from local_gateway import aws_resources
+from local_gateway.shopify import LOCAL_SHOPIFY_SECRET
 
 REGION = "eu-west-1"
 # Credentials of the test deployment. The application key and id are the test vectors of
@@ -14,6 +15,7 @@ APPLICATION_ID = "42"
 APPLICATION_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 BEARER_TOKEN = "local-dev-token-not-a-secret-0001"  # the token of events/*.json
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SHOPIFY_SECRET = LOCAL_SHOPIFY_SECRET  # the Shopify app's client secret
 TALON_SECRET_ID = "talon-gateway/talon-credentials"
 INBOUND_SECRET_ID = "talon-gateway/inbound"
 IDEMPOTENCY_TABLE = "talon-gateway-idempotency"
@@ -53,7 +55,11 @@ def talon_credentials(**override: Any) -> dict[str, Any]:
 
 
 def inbound_secrets(**override: Any) -> dict[str, Any]:
-    value: dict[str, Any] = {"webhookSecrets": [WEBHOOK_SECRET], "bearerTokens": [BEARER_TOKEN]}
+    value: dict[str, Any] = {
+        "webhookSecrets": [WEBHOOK_SECRET],
+        "bearerTokens": [BEARER_TOKEN],
+        "shopifyWebhookSecrets": [SHOPIFY_SECRET],
+    }
     value.update(override)
     return value
 

@@ -115,6 +115,7 @@ def forward(
             query=pairs,
             body=guarded.body,
             idempotency_key=guarded.idempotency_key,
+            application=guarded.application,
         )
         # upstream.call checked that a 2xx body is UTF-8 JSON: the text goes back byte for byte.
         return Delivery(answer.status, answer.content_type, answer.body.decode())
@@ -129,6 +130,7 @@ def forward(
             body=guarded.body,
             document=guarded.document,
             idempotency_key=guarded.idempotency_key,
+            application=guarded.application,
         )
         return Delivery(202, JSON, json.dumps({"deliveryId": delivery_id, "state": "queued"}))
 
@@ -151,6 +153,7 @@ def forward(
             query=guarded.query,
             body=guarded.body,
             send=enqueue if queued else send,
+            application=guarded.application,
         )
     if erased is not None:
         # Again: what was written for that customer while Talon.One erased it.
@@ -239,8 +242,12 @@ def read_delivery(delivery_id: str) -> Response[str]:
     record = deliveries.read(delivery_id)
     if record is None or record.scope not in BY_NAME:
         raise DeliveryNotFound
-    if not _current.get().principal.allows(BY_NAME[record.scope]):
+    principal = _current.get().principal
+    if not principal.allows(BY_NAME[record.scope]):
         raise Forbidden(record.scope)
+    application = record.request.application if record.request else record.application
+    if application is not None and not principal.allows_application(application):
+        raise Forbidden(record.scope, application=application)
     return Response(200, JSON, json.dumps(record.as_answer(), separators=(",", ":")))
 
 

@@ -33,6 +33,7 @@ from talon_gateway.errors import (
     PayloadTooLarge,
     QueueUnavailable,
     SecretsUnavailable,
+    ShopNotConfigured,
     Unauthenticated,
     UnsupportedMediaType,
     UpstreamAuthRejected,
@@ -81,7 +82,7 @@ _TITLES = {
 }
 
 
-def _pointer(location: Sequence[str | int]) -> str:
+def json_pointer(location: Sequence[str | int]) -> str:
     """RFC 6901 JSON pointer; the whole document is the empty string."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
 
@@ -96,7 +97,7 @@ def problems_from_validation(errors: Sequence[Any]) -> list[FieldProblem]:
         if error["type"] == "json_invalid":
             problems.append(FieldProblem(title, "The body is not valid JSON", pointer=""))
         elif where == "body":
-            problems.append(FieldProblem(title, details, pointer=_pointer(location)))
+            problems.append(FieldProblem(title, details, pointer=json_pointer(location)))
         else:
             problems.append(FieldProblem(title, details, parameter=str(location[0]) if location else where))
     return problems
@@ -124,6 +125,10 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
         case Forbidden():
             metrics.add_metric("InboundForbidden", MetricUnit.Count, 1)
             logger.warning("credential outside its scope", extra={"reason": "out_of_scope"})
+            if exc.application is not None:
+                return error_response(
+                    403, f"These credentials may not call the Talon.One application {exc.application}"
+                )
             return error_response(403, f"These credentials may not call {exc.operation}")
         case UpstreamRejected():
             retry_after = exc.retry_after
@@ -166,6 +171,9 @@ def response_for(exc: Exception) -> Response[str] | Response[bytes]:
             return error_response(
                 503, "The gateway cannot queue this request now", retry_after=RETRY_AFTER_SECONDS
             )
+        case ShopNotConfigured():
+            logger.warning("shopify webhook from a shop no Talon.One application serves")
+            return error_response(403, "No Talon.One application is configured for this shop")
         case DeliveryNotFound():
             return error_response(404, "No such delivery (unknown, or expired)")
         case SecretsUnavailable():

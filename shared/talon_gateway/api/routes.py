@@ -13,4 +13,17 @@ GET_DELIVERY = Operation(
     successes=((200, None),),
     tag="Deliveries",
     requires_api_key=False,
+    local=True,
+)
+
+# POST /webhooks/shopify: Shopify's webhooks, verified and queued (api/shopify.py).
+SHOPIFY_WEBHOOK = Operation(
+    name="shopifyWebhook",
+    method="POST",
+    path="/webhooks/shopify",
+    has_body=True,
+    successes=((200, None), (202, None)),
+    tag="Storefront webhooks",
+    requires_api_key=False,
+    local=True,
 )

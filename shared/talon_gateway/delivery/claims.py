@@ -4,9 +4,10 @@ A Standard Webhooks signature covers ``id.timestamp.body`` and nothing of the me
 query, and one secret is valid on every route that accepts signatures: a captured request
 could be replayed, within the timestamp tolerance, to another route. The first time the
 gateway sees a webhook id (per signing secret) it records a fingerprint of the whole request
-(operation, path parameters, query, body) under that id, with one conditional write; a request
-with the same id and another fingerprint is refused (401). The same request again (a sender's
-retry, signed anew) passes and is answered from the idempotency record.
+(operation, path parameters, query, body, the X-Talon-Application header) under that id, with
+one conditional write; a request with the same id and another fingerprint is refused (401).
+The same request again (a sender's retry, signed anew) passes and is answered from the
+idempotency record.
 
 A claim needs to outlive only the signature's validity (timestamp ± 5 minutes): afterwards no
 replay of that signature can pass. Claims live in the idempotency table (``claim#`` keys,
@@ -36,11 +37,13 @@ def fingerprint(
     path_values: Mapping[str, str],
     query: Mapping[str, Sequence[str]],
     body: bytes,
+    application: str = "",
 ) -> str:
     """What a webhook id is bound to: the operation and everything that selects its effect."""
     canonical = json.dumps(
         [
             operation.name,
+            application,
             sorted(path_values.items()),
             sorted((name, list(values)) for name, values in query.items()),
             hashlib.sha256(body).hexdigest(),
@@ -63,10 +66,11 @@ def claim(
     path_values: Mapping[str, str],
     query: Mapping[str, Sequence[str]],
     body: bytes,
+    application: str = "",
 ) -> None:
     """Bind the webhook id (signed by ``credential`` at ``timestamp``) to this request, or refuse
     a request that reuses it for another (401)."""
-    request_fingerprint = fingerprint(operation, path_values, query, body)
+    request_fingerprint = fingerprint(operation, path_values, query, body, application)
     table = get_settings().idempotency_table
     if table is None:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set but a signed write needs a claim")

@@ -2,7 +2,9 @@
 
     pk = delivery#<id>, sk = "-"
     state       queued → delivered | failed (a retry is scheduled) | dead (in the dead-letter queue)
-    request     operation, path values, query, body, idempotency key (until delivered)
+                | dropped (a Shopify webhook older than what was applied, or with nothing to send)
+    request     operation, path values, query, body, idempotency key (until delivered),
+                the Talon.One application
     outcome     attempts, talonStatus, talonBody (once Talon.One answered), lastError
 
 A record lives as long as an idempotency record (IDEMPOTENCY_TTL_SECONDS) and is indexed for
@@ -27,7 +29,7 @@ from talon_gateway.config import get_settings
 from talon_gateway.delivery import aws, erasure
 from talon_gateway.errors import ConfigurationError
 
-State = Literal["queued", "delivered", "failed", "dead"]
+State = Literal["queued", "delivered", "failed", "dead", "dropped"]
 # Talon.One's answers above this size are kept compressed (an item holds at most 400 KB).
 COMPRESS_ABOVE = 32 * 1024
 MAX_STORED_ANSWER = 300 * 1024
@@ -59,6 +61,7 @@ class Request:
     body: bytes | None
     idempotency_key: str | None
     group: str  # the queue's message group (the entity the write touches)
+    application: str | None = None  # the Talon.One application (None: the default one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class Record:
     talon_body: str | None = None
     last_error: str | None = None
     scope: str | None = None  # the operation, for the reader's scope
+    application: str | None = None  # kept once the request is forgotten, for the reader's scope
 
     def as_answer(self) -> dict[str, Any]:
         """What GET /deliveries/{id} answers."""
@@ -99,9 +103,10 @@ def _unpack(text: str) -> str:
     return text
 
 
-def create(delivery_id: str, request: Request, *, index: bool) -> None:
-    """Write the queued record (before its message is sent), indexed for erasure unless asked
-    not to (an erasure's own record: it would erase itself)."""
+def create(delivery_id: str, request: Request, *, index: bool | erasure.Mentions) -> None:
+    """Write the queued record (before its message is sent), indexed for erasure under what its
+    request names, or under ``index`` when given, or not at all when False (an erasure's own
+    record: it would erase itself)."""
     expires = int(time.time()) + get_settings().idempotency_ttl_seconds
     item: dict[str, Any] = _key(delivery_id) | {
         "state": {"S": "queued"},
@@ -117,9 +122,14 @@ def create(delivery_id: str, request: Request, *, index: bool) -> None:
         item["body"] = {"S": request.body.decode()}
     if request.idempotency_key is not None:
         item["idempotencyKey"] = {"S": request.idempotency_key}
-    if index:
-        document = json.loads(request.body) if request.body else None
-        mentions = erasure.mentions_of(request.path_values, [document])
+    if request.application is not None:
+        item["application"] = {"S": request.application}
+    if index is not False:
+        if isinstance(index, erasure.Mentions):
+            mentions = index
+        else:
+            document = json.loads(request.body) if request.body else None
+            mentions = erasure.mentions_of(request.path_values, [document])
         if mentions.customers or mentions.sessions:
             erasure.index(f"delivery#{delivery_id}", mentions, expires)
     aws.client("dynamodb").put_item(TableName=_table(), Item=item)
@@ -146,6 +156,7 @@ def read(delivery_id: str) -> Record | None:
             body=item["body"]["S"].encode() if "body" in item else None,
             idempotency_key=item.get("idempotencyKey", {}).get("S"),
             group=item["group"]["S"],
+            application=item.get("application", {}).get("S"),
         )
     talon_body = item.get("talonBody", {}).get("S")
     return Record(
@@ -157,6 +168,7 @@ def read(delivery_id: str) -> Record | None:
         talon_body=_unpack(talon_body) if talon_body is not None else None,
         last_error=item.get("lastError", {}).get("S"),
         scope=item.get("operation", {}).get("S"),
+        application=item.get("application", {}).get("S"),
     )
 
 

@@ -119,7 +119,8 @@ def _write(requests: list[dict[str, Any]]) -> None:
 
 
 def index(ref: str, mentions: Mentions, expires: int) -> None:
-    """Record that ``ref`` (``idempotency#<id>``, ``delivery#<id>``, ``s3#<key>``) holds data of
+    """Record that ``ref`` (``idempotency#<id>``, ``delivery#<id>``, ``shopify#<...>``,
+    ``s3#<key>``) holds data of
     the customers and sessions ``mentions`` names, until ``expires`` (epoch seconds)."""
     keys = {f"customer#{digest(c)}" for c in mentions.customers} | {
         f"session#{digest(s)}" for s in mentions.sessions
@@ -163,7 +164,8 @@ def _delete_target(ref: str) -> None:
         dynamodb.delete_item(TableName=settings.idempotency_table, Key={"id": {"S": name}})
         if settings.gateway_bucket:
             aws.client("s3").delete_object(Bucket=settings.gateway_bucket, Key=overflow_key(name))
-    elif kind == "delivery":
+    elif kind in ("delivery", "shopify"):
+        # A queued delivery, or what the Shopify source remembers (delivery/shopify.py).
         dynamodb.delete_item(TableName=_state_table(), Key={"pk": {"S": ref}, "sk": {"S": "-"}})
     elif kind == "s3" and settings.gateway_bucket:
         aws.client("s3").delete_object(Bucket=settings.gateway_bucket, Key=name)

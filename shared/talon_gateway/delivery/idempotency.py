@@ -1,7 +1,8 @@
 """At-most-once delivery of writes, with Powertools idempotency on DynamoDB.
 
 Key: a signed request's ``webhook-id``, else the caller's ``Idempotency-Key``, scoped by
-operation (as in the first release, so a retry across an upgrade is still recognised).
+operation (as in the first release, so a retry across an upgrade is still recognised) and, for
+a named Talon.One application other than ``default``, by application.
 Without a key a write is processed without deduplication.
 - same key, same request (path, query, body bytes) → the stored answer, Talon.One not called;
 - same key, another request → 422;
@@ -65,6 +66,7 @@ from talon_gateway.errors import (
 )
 from talon_gateway.observability import MetricUnit, logger, metrics
 from talon_gateway.operation import Operation
+from talon_gateway.upstream.credentials import DEFAULT_NAME
 
 # Answers above this size are stored compressed; compressed ones above the second limit go to
 # S3 (DynamoDB items hold at most 400 KB, attribute names and the other attributes included).
@@ -212,10 +214,13 @@ def deliver_once(
     query: Mapping[str, Sequence[str]],
     body: bytes | None,
     send: Callable[[], Delivery],
+    application: str | None = None,
 ) -> Delivery:
-    """Run ``send`` at most once per (operation, key); replay its stored answer afterwards."""
+    """Run ``send`` at most once per (operation, application, key); replay its stored answer
+    afterwards. The first release's single application keeps its keys' first-release scope."""
+    scope = operation.name if application in (None, DEFAULT_NAME) else f"{operation.name}@{application}"
     request = {
-        "key": f"{operation.name}#{key}",
+        "key": f"{scope}#{key}",
         # What must match for a replay: the target and a digest of the exact body bytes.
         "payload": {
             "path": dict(path_values),

@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from talon_gateway.config import get_settings
-from talon_gateway.delivery import aws, deliveries
+from talon_gateway.delivery import aws, deliveries, erasure
 from talon_gateway.errors import ConfigurationError, QueueUnavailable
 from talon_gateway.observability import MetricUnit, logger, metrics
 from talon_gateway.operation import Operation
+from talon_gateway.upstream.credentials import DEFAULT_NAME
 
 # Operations whose body names the session (events) or the profile they touch.
 _SESSION_IN_BODY = ("sessionId", "connectedSessionId")
@@ -64,28 +65,57 @@ def accept(
     body: bytes | None,
     document: Any,
     idempotency_key: str | None,
+    application: str | None = None,
 ) -> str:
     """Record the write and queue it; its delivery id, or ``QueueUnavailable``."""
+    group = group_of(application, entity(operation, path_values, document))
+    request = deliveries.Request(
+        operation.name, dict(path_values), list(query), body, idempotency_key, group, application
+    )
+    scope = operation.name if application in (None, DEFAULT_NAME) else f"{operation.name}@{application}"
+    return enqueue(
+        request,
+        dedup=digest(f"{scope}#{idempotency_key}") if idempotency_key else None,
+        # An erasure's own record is not indexed: it would erase itself (it is scrubbed instead).
+        index=operation.erases is None,
+    )
+
+
+def group_of(application: str | None, entity_name: str) -> str:
+    """The message group of an entity: one per application (two applications' session ids are
+    different sessions)."""
+    return digest(entity_name if application in (None, DEFAULT_NAME) else f"{application}/{entity_name}")
+
+
+def enqueue(
+    request: deliveries.Request,
+    *,
+    dedup: str | None,
+    index: bool | erasure.Mentions,
+    attributes: Mapping[str, str] | None = None,
+) -> str:
+    """Record ``request`` and send its message (deduplicated by ``dedup``, else by its id);
+    the delivery id, or ``QueueUnavailable`` with nothing left behind."""
     settings = get_settings()
     if settings.delivery_queue_url is None:
         raise ConfigurationError("DELIVERY_QUEUE_URL is not set: asynchronous delivery is not deployed")
     delivery_id = deliveries.new_id()
-    group = digest(entity(operation, path_values, document))
-    request = deliveries.Request(operation.name, dict(path_values), list(query), body, idempotency_key, group)
     try:
-        # An erasure's own record is not indexed: it would erase itself (it is scrubbed instead).
-        deliveries.create(delivery_id, request, index=operation.erases is None)
+        deliveries.create(delivery_id, request, index=index)
     except Exception as exc:  # noqa: BLE001 - nothing stored yet: the caller retries
         logger.error("delivery record not written", extra={"error": type(exc).__name__})
         raise QueueUnavailable(type(exc).__name__) from None
-    dedup = digest(f"{operation.name}#{idempotency_key}") if idempotency_key else digest(delivery_id)
+    message_attributes = {"operation": request.operation} | dict(attributes or {})
     try:
         aws.client("sqs").send_message(
             QueueUrl=settings.delivery_queue_url,
             MessageBody=json.dumps({"deliveryId": delivery_id}),
-            MessageGroupId=group,
-            MessageDeduplicationId=dedup,
-            MessageAttributes={"operation": {"DataType": "String", "StringValue": operation.name}},
+            MessageGroupId=request.group,
+            MessageDeduplicationId=dedup or digest(delivery_id),
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in message_attributes.items()
+            },
         )
     except Exception as exc:  # noqa: BLE001 - not queued: say so, and leave nothing behind
         logger.error("delivery not queued", extra={"error": type(exc).__name__})

@@ -12,6 +12,8 @@ One message, one delivery (its record in deliveries.py):
 - permanent failure (Talon.One's other 4xx: asking again cannot help): the record says
   ``dead`` with Talon.One's answer, and the message goes to the dead-letter queue at once.
 Messages whose record is gone (erased with its customer, or expired) are dropped, counted.
+Shopify webhooks are jobs of their own (shopify.py): the same failure handling, plus
+``dropped`` for what arrived too late, and a refund of an order not yet known retried.
 
 Powertools' ``SqsFifoPartialProcessor`` with ``skip_group_on_error`` reports the failing
 message and the rest of its group in the batch as failures (they return in order) while the
@@ -31,8 +33,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from talon_gateway.config import get_settings
-from talon_gateway.delivery import aws, deliveries, erasure
-from talon_gateway.errors import UpstreamError, UpstreamRejected
+from talon_gateway.delivery import aws, deliveries, erasure, shopify
+from talon_gateway.errors import InvalidRequest, UpstreamError, UpstreamRejected
 from talon_gateway.observability import MetricUnit, logger, metrics
 from talon_gateway.operations import BY_NAME
 from talon_gateway.upstream import policy as upstream
@@ -85,6 +87,36 @@ def _hold(record: SQSRecord, seconds: int) -> None:
         logger.warning("backoff not set", extra={"error": type(exc).__name__})
 
 
+def _attempt(request: deliveries.Request, delivery_id: str, context: LambdaContext) -> shopify.Attempted:
+    """One attempt at a queued write (an API request's, or a Shopify job's)."""
+    deadline = upstream.Deadline.within(context.get_remaining_time_in_millis())
+    if request.operation.startswith(shopify.OPERATION_PREFIX):
+        return shopify.attempt(request, delivery_id, deadline)
+    operation = BY_NAME[request.operation]
+    erased = request.path_values.get(operation.erases) if operation.erases else None
+    if erased is not None:
+        erasure.erase_for(erased, before=True)
+    answer = upstream.call(
+        operation,
+        path_values=request.path_values,
+        deadline=deadline,
+        query=request.query,
+        body=request.body,
+        # Without the caller's key, the delivery's own: a repeated attempt is recognisable.
+        idempotency_key=request.idempotency_key or delivery_id,
+        application=request.application,
+    )
+    if erased is not None:
+        erasure.erase_for(erased, before=False)
+    return shopify.Attempted(
+        "delivered",
+        answer.status,
+        answer.body.decode(),
+        scrub=erased is not None,
+        answer_path=dict(request.path_values),
+    )
+
+
 def deliver(record: SQSRecord, context: LambdaContext) -> None:
     """Deliver one queued write; raise to hand it back to the queue."""
     delivery_id = json.loads(record.body)["deliveryId"]
@@ -93,27 +125,15 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
         metrics.add_metric("DeliveriesDiscarded", MetricUnit.Count, 1)
         logger.info("delivery gone (erased or expired): dropped", extra={"delivery_id": delivery_id})
         return
-    if stored.state in ("delivered", "dead"):
+    if stored.state in ("delivered", "dead", "dropped"):
         metrics.add_metric("DeliveriesDuplicate", MetricUnit.Count, 1)
         logger.info("delivery already settled: duplicate message dropped", extra={"delivery_id": delivery_id})
         return
     request = stored.request
-    operation = BY_NAME[request.operation]
     attempt = record.attributes.approximate_receive_count
     attempt_number = int(attempt) if attempt else stored.attempts + 1
-    erased = request.path_values.get(operation.erases) if operation.erases else None
     try:
-        if erased is not None:
-            erasure.erase_for(erased, before=True)
-        answer = upstream.call(
-            operation,
-            path_values=request.path_values,
-            deadline=upstream.Deadline.within(context.get_remaining_time_in_millis()),
-            query=request.query,
-            body=request.body,
-            # Without the caller's key, the delivery's own: a repeated attempt is recognisable.
-            idempotency_key=request.idempotency_key or delivery_id,
-        )
+        outcome = _attempt(request, delivery_id, context)
     except UpstreamRejected as exc:
         text = exc.body.decode(errors="replace")
         if exc.status not in TRANSIENT_REJECTIONS:
@@ -129,7 +149,7 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
             metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
             logger.warning(
                 "delivery refused by Talon.One: dead-lettered",
-                extra={"delivery_id": delivery_id, "operation": operation.name, "status": exc.status},
+                extra={"delivery_id": delivery_id, "operation": request.operation, "status": exc.status},
             )
             return
         _fail(
@@ -142,29 +162,36 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
         )
     except UpstreamError as exc:
         _fail(record, delivery_id, attempt_number, type(exc).__name__, exc.retry_after, None)
+    except InvalidRequest as exc:
+        # A stored job that no longer maps (a Shopify payload refused by the mapping): final.
+        deliveries.settle(delivery_id, "dead", attempts=attempt_number, last_error=type(exc).__name__)
+        _dead_letter(record)
+        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+        logger.warning("delivery cannot be mapped: dead-lettered", extra={"delivery_id": delivery_id})
+        return
     except Exception as exc:  # noqa: BLE001 - secrets, configuration, the stores: all worth a retry
         _fail(record, delivery_id, attempt_number, type(exc).__name__, None, None)
-    body = answer.body.decode()
     settled = deliveries.settle(
         delivery_id,
-        "delivered",
+        outcome.state,
         attempts=attempt_number,
-        talon_status=answer.status,
-        talon_body=body,
+        talon_status=outcome.talon_status,
+        talon_body=outcome.talon_body,
+        last_error=outcome.note,
         forget_request=True,
-        scrub=erased is not None,
+        scrub=outcome.scrub,
     )
-    if erased is not None:
-        erasure.erase_for(erased, before=False)
-    elif settled:
-        deliveries.index_answer(delivery_id, request.path_values, body)
-    metrics.add_metric("DeliveriesDelivered", MetricUnit.Count, 1)
+    if settled and not outcome.scrub and outcome.talon_body:
+        deliveries.index_answer(delivery_id, outcome.answer_path, outcome.talon_body)
+    metrics.add_metric(
+        "DeliveriesDelivered" if outcome.state == "delivered" else "DeliveriesDropped", MetricUnit.Count, 1
+    )
     logger.info(
-        "delivered",
+        outcome.state,
         extra={
             "delivery_id": delivery_id,
-            "operation": operation.name,
-            "status": answer.status,
+            "operation": request.operation,
+            "status": outcome.talon_status,
             "attempt": attempt_number,
         },
     )

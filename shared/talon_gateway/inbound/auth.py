@@ -57,6 +57,9 @@ class Principal:
     def scheme(self) -> Literal["webhook", "bearer"]:
         return "webhook" if self.webhook is not None else "bearer"
 
+    def allows_application(self, application: str) -> bool:
+        return all(c.applications is None or application in c.applications for c in self.credentials)
+
     def allows(self, operation: Operation) -> bool:
         return all(
             c.allows(operation.name, default=operation.accepts_webhooks or not isinstance(c, WebhookSecret))

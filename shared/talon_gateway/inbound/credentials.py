@@ -7,13 +7,18 @@ A plain string is an unscoped credential (the shape of the first release, which 
 meaning): a bearer token may call every operation, a webhook secret every operation that
 accepts webhook signatures. An object names the operations (Talon.One operationIds) the
 credential may call, and nothing else; reads and erasure are then only for credentials that
-name them.
+name them. ``"applications": ["eu"]`` also limits it to those Talon.One applications
+(upstream/credentials.py), for a gateway serving several.
+
+    "shopifyWebhookSecrets": ["<client secret>", "<the previous one, while rotating>"]
+
+are the Shopify app's client secrets, for POST /webhooks/shopify only (sources/shopify).
 
 Every value is checked when the secret is read, so a configuration that cannot work is
 refused with the field named (500 "misconfigured" to the caller, the field in the log) rather
 than locking callers out silently: webhook secrets must decode to at least 24 bytes, tokens
-must be at least 32 characters, no value may start or end with a space or line break, and every operation
-named must exist and accept the credential's scheme.
+and Shopify client secrets must be at least 32 characters, no value may start or end with a
+space or line break, and every operation named must exist and accept the credential's scheme.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from talon_gateway.config import get_settings
 from talon_gateway.errors import ConfigurationError
 from talon_gateway.operations import BY_NAME
 from talon_gateway.secrets import load
+from talon_gateway.upstream.credentials import ApplicationName
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 MIN_WEBHOOK_SECRET_BYTES = 24
@@ -99,6 +105,8 @@ class Credential(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     operations: Operations | None = None
+    # The Talon.One applications it may reach (None: every one); names as in TALON_SECRET_ID.
+    applications: Annotated[tuple[ApplicationName, ...], Field(min_length=1)] | None = None
 
     @property
     def value(self) -> SecretStr:
@@ -154,11 +162,17 @@ class InboundSecrets(BaseModel):
     bearer_tokens: tuple[Annotated[BearerToken, _from_plain_string("token")], ...] = Field(
         default=(), alias="bearerTokens"
     )
+    # The Shopify app's client secrets (rotation: the new one and the previous one).
+    shopify_webhook_secrets: tuple[
+        Annotated[SecretStr, AfterValidator(_no_surrounding_whitespace), AfterValidator(_strong_token)], ...
+    ] = Field(default=(), alias="shopifyWebhookSecrets")
 
     @model_validator(mode="after")
     def _something_configured(self) -> InboundSecrets:
-        if not (self.webhook_secrets or self.bearer_tokens):
-            raise ValueError("has neither webhookSecrets nor bearerTokens: every caller would be refused")
+        if not (self.webhook_secrets or self.bearer_tokens or self.shopify_webhook_secrets):
+            raise ValueError(
+                "has no webhookSecrets, bearerTokens or shopifyWebhookSecrets: every caller would be refused"
+            )
         return self
 
 

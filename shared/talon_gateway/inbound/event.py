@@ -64,6 +64,11 @@ def _multi(event: Mapping[str, Any], single: str, multi: str) -> dict[str, list[
     return values
 
 
+def header_values(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every value of every header, by name as sent (the maps checked for agreement)."""
+    return _multi(event, "headers", "multiValueHeaders")
+
+
 def headers_of(event: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
     """Headers by lower-case name (last value wins), and the names that came more than once.
 

@@ -1,7 +1,8 @@
 """The guard: everything checked before the resolver, in the order that keeps it safe.
 
     size → authentication → path and query (consistent with the event) → single-use webhook id
-    → scope → idempotency key → media type, UTF-8, one JSON document → cart limits
+    → scope → Talon.One application → idempotency key → media type, UTF-8, one JSON document
+    → cart limits
 
 The size limit comes first so that nobody, authenticated or not, makes the function hash
 megabytes; authentication comes before anything else is looked at; a signed request claims
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from talon_gateway.inbound.application import APPLICATION_HEADER, select_application
 from talon_gateway.inbound.auth import Principal, authenticate, authorize
 from talon_gateway.inbound.credentials import get_inbound_secrets
 from talon_gateway.inbound.event import (
@@ -47,6 +49,7 @@ class Claim(Protocol):
         path_values: Mapping[str, str],
         query: Mapping[str, Sequence[str]],
         body: bytes,
+        application: str,
     ) -> None: ...
 
 
@@ -64,6 +67,7 @@ class Guarded:
     idempotency_key: str | None
     deadline: Deadline
     respond_async: bool = False  # Prefer: respond-async (RFC 7240), on writes
+    application: str | None = None  # the Talon.One application (None on the gateway's own routes)
 
 
 def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, claim: Claim) -> Guarded:
@@ -85,8 +89,12 @@ def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, c
             path_values=values,
             query=query,
             body=raw,
+            # As sent (the header is not signed): the same signature for another application
+            # is another request.
+            application=headers.get(APPLICATION_HEADER, ""),
         )
     authorize(principal, operation)
+    application = None if operation.local else select_application(headers, repeated, principal, operation)
     key = idempotency_key(headers, repeated, webhook.id if webhook else None) if operation.is_write else None
     check_body(operation, raw, headers, event)
     text = raw.decode() if operation.has_body else None
@@ -103,4 +111,5 @@ def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, c
         idempotency_key=key,
         deadline=Deadline.within(context.get_remaining_time_in_millis()),
         respond_async=operation.is_write and prefers_async(headers),
+        application=application,
     )

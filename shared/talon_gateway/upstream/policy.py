@@ -133,10 +133,12 @@ def call(
     query: Sequence[tuple[str, str]] = (),
     body: bytes | None = None,
     idempotency_key: str | None = None,
+    application: str | None = None,
 ) -> UpstreamResponse:
-    """Send one operation to Talon.One; return its 2xx answer or raise an ``UpstreamError``."""
+    """Send one operation to Talon.One (``application``'s, None: the default one); return its
+    2xx answer or raise an ``UpstreamError``."""
     settings = get_settings()
-    credentials = get_talon_credentials()
+    credentials = get_talon_credentials(application)
     attempts = 0
 
     def exchange() -> UpstreamResponse:
@@ -176,7 +178,7 @@ def call(
         except UpstreamAuthRejected:
             # The key may have been rotated since it was cached: read it again, once.
             metrics.add_metric("UpstreamCredentialsRefetched", MetricUnit.Count, 1)
-            credentials = get_talon_credentials(force_fetch=True)
+            credentials = get_talon_credentials(application, force_fetch=True)
             try:
                 return exchange()
             except UpstreamAuthRejected:

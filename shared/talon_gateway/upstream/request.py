@@ -31,6 +31,7 @@ USER_AGENT = "talon-gateway/0.1"
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
     method: str
+    base_url: str  # the application's Talon.One deployment
     target: str  # percent-encoded path, with its query string when there is one
     headers: dict[str, str]
     body: bytes | None
@@ -86,4 +87,4 @@ def build_request(
         )
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
-    return UpstreamRequest(operation.method, target, headers, body)
+    return UpstreamRequest(operation.method, credentials.target_base_url, target, headers, body)

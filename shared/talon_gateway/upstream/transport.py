@@ -27,7 +27,6 @@ from typing import Any
 import certifi
 import httpx
 
-from talon_gateway.config import get_settings
 from talon_gateway.errors import UpstreamTimeout, UpstreamUnavailable
 from talon_gateway.upstream.request import UpstreamRequest
 
@@ -148,7 +147,7 @@ def send(
     }
     outgoing = httpx.Request(
         request.method,
-        get_settings().talon_base_url + request.target,
+        request.base_url + request.target,
         headers=request.headers,
         content=request.body,
         extensions={"timeout": timeouts},

@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 ClosingTopic = Literal["orders/create", "orders/paid"]
 
@@ -43,7 +44,15 @@ AttributeName = Annotated[str, AfterValidator(_check_attribute)]
 class ShopifyConfig(BaseModel):
     """How Shopify's webhooks become Talon.One requests."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    # camelCase in JSON (SHOPIFY_CONFIG: closingOrderTopic, skuAttribute, customerAttributes),
+    # like the gateway's secrets; the Python names work too.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
 
     # The order topic that closes the session; the other one is acknowledged and sends nothing.
     # orders/paid by default: budgets, coupons and loyalty points are only spent on orders that

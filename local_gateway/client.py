@@ -111,9 +111,11 @@ def main(argv: list[str] | None = None) -> int:
             args.method, url, headers=headers, content=body or None, timeout=args.timeout
         )
     except httpx.ConnectError:
+        elsewhere = [entry.url for entry in registry.running()]
+        hint = f" (one runs at {elsewhere[0]}: GATEWAY_URL={elsewhere[0]} make call ...)" if elsewhere else ""
         return fail(
             f"Cannot connect to {args.url}: nothing answers there. Start the local gateway with "
-            "`make run` (in another terminal), or set GATEWAY_URL to a running gateway."
+            f"`make run` (in another terminal), or set GATEWAY_URL to a running gateway{hint}."
         )
     except httpx.TimeoutException:
         return fail(f"No answer from {args.url} within {args.timeout:g} s (--timeout).")

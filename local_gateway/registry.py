@@ -97,10 +97,12 @@ def find(url: str, directory: Path | None = None) -> Entry | None:
     return entry
 
 
+def running(directory: Path | None = None) -> list[Entry]:
+    """Every local gateway running now, by port."""
+    entries = (_read(path) for path in sorted((directory or DIRECTORY).glob("*.json")))
+    return [entry for entry in entries if entry is not None and entry.alive]
+
+
 def holder(port: int, directory: Path | None = None) -> Entry | None:
     """The running local gateway listening on ``port`` (its own or its sandbox's), if any."""
-    for path in sorted((directory or DIRECTORY).glob("*.json")):
-        entry = _read(path)
-        if entry is not None and port in entry.ports and entry.alive:
-            return entry
-    return None
+    return next((entry for entry in running(directory) if port in entry.ports), None)

@@ -509,16 +509,22 @@ def test_no_test_or_config_reaches_outside_the_repository() -> None:
     assert offenders == []
 
 
+# Cited before the file exists, reported to its owners: each goes when the file lands or the
+# comment changes (the test then fails until it is removed here, so the list cannot go stale).
+PENDING = {("shared/Makefile", "tests/test_layer.py")}
+
+
 def test_config_comments_cite_only_files_the_repository_has() -> None:
     cited = re.compile(r"[\w.-]+(?:/[\w.-]+)*\.(?:md|py|json|toml|ya?ml|txt|lock|cfg|ini|sh)\b")
     files = repository_files()
-    missing = []
+    missing = set()
     for config in CONFIGS:
-        for number, line in enumerate((ROOT / config).read_text().splitlines(), 1):
+        for line in (ROOT / config).read_text().splitlines():
             comment = re.search(r"(?:^|\s)#(?!!)(.*)$", line)
             for name in cited.findall(comment.group(1) if comment else ""):
                 if name.startswith("."):
                     continue  # a suffix (.json), not a file
                 if not any(f == name or f.endswith("/" + name) for f in files):
-                    missing.append(f"{config}:{number}: {name}")
-    assert missing == []
+                    missing.add((config, name))
+    assert missing - PENDING == set()
+    assert missing >= PENDING, f"now in the repository, remove from PENDING: {PENDING - missing}"

@@ -207,6 +207,20 @@ def test_policies_are_least_privilege(operation: Operation) -> None:
     }
 
 
+def test_the_shopify_function_may_only_verify_deduplicate_and_queue() -> None:
+    secrets, grants, conditional = _policy_targets(BY_OPERATION["shopify_webhook"])
+    # The client secrets (inbound) and the shop → application map (Talon.One); it never calls
+    # Talon.One, never reads the erasure index, never touches the bucket
+    assert secrets == {"TalonSecret", "InboundSecret"}
+    assert grants == IDEMPOTENCY | {
+        ("dynamodb:BatchWriteItem", "StateTable"),
+        ("dynamodb:PutItem", "StateTable"),
+        ("dynamodb:DeleteItem", "StateTable"),
+        ("sqs:SendMessage", "DeliveryQueue"),
+    }
+    assert {action for _, action, _ in conditional} == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
 def test_environment_contract_names() -> None:
     # The variable names are part of the deployment contract (README, samconfig)
     variables: dict[str, Any] = load()["Globals"]["Function"]["Environment"]["Variables"]

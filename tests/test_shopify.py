@@ -624,3 +624,33 @@ def test_the_first_releases_secret_serves_every_shop(
     assert response["statusCode"] == 202
     drain(worker)
     assert sessions_ok.requests[0].headers["authorization"] == f"ApiKey-v1 {aws.API_KEY}"
+
+
+def test_a_secret_bound_to_its_shops_verifies_no_other_shops_webhooks(
+    sessions_ok: RecordingUpstream, invoke: Invoke, worker: Worker, moto_endpoint: str
+) -> None:
+    # Given each merchant's app with its own client secret, bound to its shop
+    aws.set_inbound_secrets(
+        moto_endpoint,
+        aws.inbound_secrets(
+            shopifyWebhookSecrets=[
+                {"secret": aws.SHOPIFY_SECRET, "shops": ["merchant-a.myshopify.com"]},
+                {"secret": OTHER_SECRET, "shops": ["merchant-b.myshopify.com"]},
+            ]
+        ),
+    )
+    try:
+        own = send(invoke, webhook("carts/update", fixture("cart"), shop="merchant-a.myshopify.com"))
+        # When merchant A's signed body is sent as merchant B's (the shop header is not signed)
+        forged = webhook("carts/update", fixture("cart"), shop="merchant-a.myshopify.com")
+        for field in ("headers", "multiValueHeaders"):
+            value = "merchant-b.myshopify.com"
+            forged[field]["X-Shopify-Shop-Domain"] = value if field == "headers" else [value]
+        refused = send(invoke, forged)
+        unknown = send(invoke, webhook("carts/update", fixture("cart"), shop="merchant-c.myshopify.com"))
+    finally:
+        aws.set_inbound_secrets(moto_endpoint, aws.inbound_secrets())
+    # Then only the genuine one is queued
+    assert (own["statusCode"], refused["statusCode"], unknown["statusCode"]) == (202, 401, 401)
+    drain(worker)
+    assert len(sessions_ok.requests) == 1

@@ -32,12 +32,19 @@ from talon_gateway.api.docs import ErrorBody
 from talon_gateway.api.routes import SHOPIFY_WEBHOOK
 from talon_gateway.config import get_shopify_config
 from talon_gateway.delivery.record import Delivery
-from talon_gateway.errors import ConfigurationError, FieldProblem, InvalidRequest, ShopNotConfigured
+from talon_gateway.errors import (
+    ConfigurationError,
+    FieldProblem,
+    InvalidRequest,
+    ShopNotConfigured,
+    Unauthenticated,
+)
 from talon_gateway.inbound.credentials import get_inbound_secrets
 from talon_gateway.inbound.event import header_values, parse_json, raw_body
 from talon_gateway.models import requests
 from talon_gateway.observability import MetricUnit, logger, metrics
 from talon_gateway.sources import shopify
+from talon_gateway.sources.shopify.errors import WRONG_SIGNATURE
 from talon_gateway.sources.shopify.mapping import RETURN_CART_ITEMS, UPDATE_PROFILE, UPDATE_SESSION
 from talon_gateway.upstream.credentials import get_talon_secret
 
@@ -68,14 +75,33 @@ def _check_write(write: shopify.Write) -> None:
         raise InvalidRequest(problems) from None
 
 
+def _claimed_shop(headers: dict[str, list[str]]) -> str | None:
+    """The shop the (unsigned) headers name, to choose the secrets that may verify it; the
+    verification reads the headers again, strictly."""
+    values = [
+        value
+        for name, listed in headers.items()
+        if name.lower() in ("x-shopify-shop-domain", "shopify-shop-domain")
+        for value in listed
+    ]
+    return values[0].lower() if len(values) == 1 else None
+
+
 def _verified(event: dict[str, Any]) -> tuple[shopify.ShopifyWebhook, bytes]:
     body = raw_body(event)
-    secrets = get_inbound_secrets().shopify_webhook_secrets
-    if not secrets:
+    configured = get_inbound_secrets().shopify_webhook_secrets
+    if not configured:
         raise ConfigurationError(
             "INBOUND_SECRET_ID has no shopifyWebhookSecrets: every Shopify webhook is refused"
         )
-    webhook = shopify.verify_webhook(body, header_values(event), [s.get_secret_value() for s in secrets])
+    headers = header_values(event)
+    shop = _claimed_shop(headers)
+    # Only the secrets of the apps serving that shop: a body signed by one merchant's app is
+    # not accepted as another shop's webhook. None serves it: refused as wrongly signed (401).
+    secrets = [s.secret.get_secret_value() for s in configured if shop is None or s.serves(shop)]
+    if not secrets:
+        raise Unauthenticated(WRONG_SIGNATURE)
+    webhook = shopify.verify_webhook(body, headers, secrets)
     return webhook, body
 
 

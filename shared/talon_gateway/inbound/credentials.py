@@ -10,9 +10,12 @@ credential may call, and nothing else; reads and erasure are then only for crede
 name them. ``"applications": ["eu"]`` also limits it to those Talon.One applications
 (upstream/credentials.py), for a gateway serving several.
 
-    "shopifyWebhookSecrets": ["<client secret>", "<the previous one, while rotating>"]
+    "shopifyWebhookSecrets": ["<client secret>", {"secret": "...", "shops": ["x.myshopify.com"]}]
 
-are the Shopify app's client secrets, for POST /webhooks/shopify only (sources/shopify).
+are the Shopify apps' client secrets, for POST /webhooks/shopify only (sources/shopify); one
+bound to ``shops`` verifies only their webhooks. Shopify signs the body, not the shop header: a
+merchant holding a webhook signed with a shared secret could send it as another shop's, so give
+each merchant's app its own secret, bound to its shops, when shops do not trust each other.
 
 Every value is checked when the secret is read, so a configuration that cannot work is
 refused with the field named (500 "misconfigured" to the caller, the field in the log) rather
@@ -42,7 +45,7 @@ from talon_gateway.config import get_settings
 from talon_gateway.errors import ConfigurationError
 from talon_gateway.operations import BY_NAME
 from talon_gateway.secrets import load
-from talon_gateway.upstream.credentials import ApplicationName
+from talon_gateway.upstream.credentials import ApplicationName, check_shops
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 MIN_WEBHOOK_SECRET_BYTES = 24
@@ -151,6 +154,19 @@ class BearerToken(Credential):
         return self.token
 
 
+class ShopifySecret(BaseModel):
+    """A Shopify app's client secret; ``shops`` (lower-case domains) limits it to the shops that
+    app is installed on (None: any shop)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    secret: Annotated[SecretStr, AfterValidator(_no_surrounding_whitespace), AfterValidator(_strong_token)]
+    shops: Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(check_shops)] | None = None
+
+    def serves(self, shop_domain: str) -> bool:
+        return self.shops is None or shop_domain in self.shops
+
+
 class InboundSecrets(BaseModel):
     """The secret named by INBOUND_SECRET_ID: what callers of the gateway may present."""
 
@@ -162,10 +178,11 @@ class InboundSecrets(BaseModel):
     bearer_tokens: tuple[Annotated[BearerToken, _from_plain_string("token")], ...] = Field(
         default=(), alias="bearerTokens"
     )
-    # The Shopify app's client secrets (rotation: the new one and the previous one).
-    shopify_webhook_secrets: tuple[
-        Annotated[SecretStr, AfterValidator(_no_surrounding_whitespace), AfterValidator(_strong_token)], ...
-    ] = Field(default=(), alias="shopifyWebhookSecrets")
+    # The Shopify apps' client secrets (rotation: the new one and the previous one), each
+    # optionally bound to the shops its app serves.
+    shopify_webhook_secrets: tuple[Annotated[ShopifySecret, _from_plain_string("secret")], ...] = Field(
+        default=(), alias="shopifyWebhookSecrets"
+    )
 
     @model_validator(mode="after")
     def _something_configured(self) -> InboundSecrets:

@@ -51,7 +51,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_shops(shops: tuple[str, ...]) -> tuple[str, ...]:
+def check_shops(shops: tuple[str, ...]) -> tuple[str, ...]:
     for shop in shops:
         if shop != shop.lower() or len(shop) > 255 or not _SHOP.fullmatch(shop):
             raise ValueError("shopifyShops must hold lower-case shop domains such as x.myshopify.com")
@@ -71,7 +71,7 @@ class TalonCredentials(BaseModel):
     application_key: SecretBytes | None = Field(default=None, alias="applicationKey")
     # None: TALON_BASE_URL. An application of another Talon.One deployment names its own.
     base_url: Annotated[str, AfterValidator(check_base_url)] | None = Field(default=None, alias="baseUrl")
-    shopify_shops: Annotated[tuple[str, ...], AfterValidator(_check_shops)] = Field(
+    shopify_shops: Annotated[tuple[str, ...], AfterValidator(check_shops)] = Field(
         default=(), alias="shopifyShops"
     )
 

@@ -157,8 +157,23 @@ def load[M: BaseModel](model: type[M], secret_id: str, *, force_fetch: bool) -> 
     return parsed
 
 
+def prepare_sdk() -> None:
+    """Build the SDK's provider (boto3, the Secrets Manager client) ahead of use: SnapStart's
+    priming, so that a rotated key's refetch after a restore does not build it."""
+    _provider()
+
+
+def forget_values() -> None:
+    """Forget every cached secret value, keeping the SDK's client (SnapStart restores: a value
+    may have been rotated since the snapshot; the client holds no connection yet)."""
+    _known.clear()
+    _extension.cache_clear()
+    if _provider.cache_info().currsize:
+        _provider().clear_cache()
+
+
 def clear_caches() -> None:
-    """Forget every cached secret and the clients (tests, and SnapStart restores)."""
+    """Forget every cached secret and the clients (tests)."""
     _known.clear()
     _provider.cache_clear()
     _extension.cache_clear()

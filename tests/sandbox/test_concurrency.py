@@ -37,9 +37,15 @@ def in_background(
         with make_client(sandbox.url, headers=AUTH) as c:
             statuses.append(c.request(method, path, json=body).status_code)
 
+    before = len(sandbox.received)
     thread = threading.Thread(target=send)
     thread.start()
-    time.sleep(0.1)  # the first request is now being processed
+    # Until the sandbox has the request (a fixed pause loses the race on a busy machine), and a
+    # moment more for it to take hold of its entity: it holds it for hundreds of milliseconds.
+    deadline = time.monotonic() + 10
+    while len(sandbox.received) == before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)
     return thread, statuses
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import time
 import uuid
@@ -51,7 +52,10 @@ class LambdaContext:
 
     function_name: str = "local"
     timeout_s: float = 30.0
-    memory_limit_in_mb: int = 512
+    # Lambda's own variable, which the local runner sets from template.yaml's MemorySize
+    memory_limit_in_mb: int = field(
+        default_factory=lambda: int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"))
+    )
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"

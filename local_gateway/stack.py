@@ -161,7 +161,7 @@ class LocalStack:
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        self._gateway = LocalGateway(functions(), self._runtime, port=self.port)
+        self._gateway = LocalGateway(functions(), self._runtime, port=self.port, token=self.token)
         self._gateway.start()
         sqs = aws_resources.client("sqs", aws_endpoint, REGION)
         self._sources = [

@@ -8,6 +8,7 @@ Writes, from tools/catalog.py (the two documents):
 - functions/<operation>/app.py         one handler per operation: its route is the contract;
 - template.yaml                        the functions' resources, between the GENERATED markers;
 - events/<operation>.json              an API Gateway event per function (bodies: examples/);
+- functions/*/requirements.txt         an empty manifest per function (the layer has the dependencies);
 - README.md                            the route table, between the ROUTES markers;
 - docs/openapi.json                    the gateway's OpenAPI document, from the routes.
 
@@ -410,6 +411,9 @@ def render_routes(current: str) -> str:
 # -- all of it ---------------------------------------------------------------------------------
 
 
+NO_DEPENDENCIES = "# No dependencies of its own: the layer (shared/) has them.\n"
+
+
 def render() -> dict[Path, str]:
     """Every generated file but the OpenAPI document (which is read off the functions)."""
     files: dict[Path, str] = {OPERATIONS: render_operations()}
@@ -417,6 +421,13 @@ def render() -> dict[Path, str]:
     for entry in entries():
         files[FUNCTIONS / entry.function_dir / "app.py"] = render_function(entry)
         files[EVENTS / f"{entry.function_dir}.json"] = render_event(entry)
+    # Every function (the gateway's own too) gets a manifest: sam build warns about a missing
+    # one, and a comment-only one makes it skip pip (the layer holds the dependencies).
+    folders = {entry.function_dir for entry in entries()} | {
+        p.parent.name for p in FUNCTIONS.glob("*/app.py")
+    }
+    for folder in sorted(folders):
+        files[FUNCTIONS / folder / "requirements.txt"] = NO_DEPENDENCIES
     files[TEMPLATE] = render_template(TEMPLATE.read_text())
     files[README] = render_routes(README.read_text())
     return files

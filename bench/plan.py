@@ -47,7 +47,13 @@ def template_environment() -> dict[str, str]:
         "SECRETS_EXTENSION_PORT": "2773",
         "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773",
         "SECRETS_MANAGER_TTL": "300",
+        "SHOPIFY_CONFIG": "{}",
+        "SHOPIFY_RECORD_TTL_SECONDS": "15552000",
     }
+
+
+# Variables template.yaml sets only when a parameter asks (its default leaves them out).
+UNSET_BY_DEFAULT = frozenset({"EXPORTS_KMS_KEY_ARN"})
 
 
 def lambda_environment(

@@ -63,11 +63,16 @@ class Context:
 
 
 def trace_header(number: int) -> None:
-    # Set by the runtime before each invocation (outside the handler), sampled; the first one
-    # comes with the process's environment (os is not loaded before the handler is).
+    """The trace header the runtime sets before each invocation (outside the handler).
+
+    Sampled as X-Ray's default rule samples a busy function: the first request (the cold one,
+    set in the process's environment: os is not loaded before the handler is) and 5% of the
+    rest; unsampled requests still run the SDK (its segments are dummies, never sent).
+    """
     if PLAN["tracing"] and number > 0:
+        sampled = 1 if number % PLAN["sample_every"] == 0 else 0
         sys.modules["os"].environ["_X_AMZN_TRACE_ID"] = (
-            f"Root=1-67890abc-{number:024x};Parent={number:016x};Sampled=1"
+            f"Root=1-67890abc-{number:024x};Parent={number:016x};Sampled={sampled}"
         )
 
 
@@ -104,10 +109,21 @@ if WORKER:
     first_event = sqs_batch(PLAN["first"], 0, PLAN["batch"])
 trace_header(0)
 
-T1 = time.perf_counter()
+PROFILER = None
+if PLAN.get("profile") and PLAN["mode"] == "cold":
+    # pyinstrument from the development environment: a profile, not a measurement.
+    sys.path.append(PLAN["profile"])
+    from pyinstrument import Profiler
+
+    PROFILER = Profiler(interval=0.0005)
+    PROFILER.start()
+
+C1, T1 = time.process_time(), time.perf_counter()
 module = __import__(PLAN["module"], fromlist=["lambda_handler"])
-T2 = time.perf_counter()
+T2, C2 = time.perf_counter(), time.process_time()
 report["import_ms"] = (T2 - T1) * 1000
+# CPU time beside wall time: on a shared machine, A/B comparisons read this one.
+report["import_cpu_ms"] = (C2 - C1) * 1000
 handler = module.lambda_handler
 
 if PLAN["mode"] == "snapstart":
@@ -121,11 +137,22 @@ if PLAN["mode"] == "snapstart":
     report["restore_ms"] = (time.perf_counter() - started) * 1000
     report["hooks"] = len(HOOKS["before"]) + len(HOOKS["after"])
 
-T3 = time.perf_counter()
+if PLAN.get("profile") and PLAN["mode"] == "snapstart":
+    sys.path.append(PLAN["profile"])
+    from pyinstrument import Profiler
+
+    PROFILER = Profiler(interval=0.0002)
+    PROFILER.start()
+C3, T3 = time.process_time(), time.perf_counter()
 first = handler(first_event, context)
-T4 = time.perf_counter()
+T4, C4 = time.perf_counter(), time.process_time()
 report["first_ms"] = (T4 - T3) * 1000
+report["first_cpu_ms"] = (C4 - C3) * 1000
 assert ok(first), first
+if PROFILER is not None:
+    PROFILER.stop()
+    with open(PLAN["out"] + ".profile", "w") as text:
+        text.write(PROFILER.output_text(unicode=False, color=False, show_all=False))
 if PLAN.get("second") is not None:
     # A second first call: the other kind (a keyed write after an unkeyed one, or an
     # asynchronous accept), the cost of what it alone loads and builds.
@@ -146,6 +173,12 @@ if PLAN["mode"] in ("warm", "worker"):
     keyed = PLAN["keyed"]
     template = PLAN["warm"]
     durations = []
+    if PLAN.get("profile"):
+        sys.path.append(PLAN["profile"])
+        from pyinstrument import Profiler
+
+        PROFILER = Profiler(interval=0.0002)
+        PROFILER.start()
     for i in range(PLAN["invocations"]):
         # Events are built outside the timed part, one at a time (a list of them would count
         # against the peak memory).
@@ -158,6 +191,10 @@ if PLAN["mode"] in ("warm", "worker"):
         answer = handler(each, context)
         durations.append(time.perf_counter_ns() - started_ns)
         assert ok(answer), answer
+    if PROFILER is not None:
+        PROFILER.stop()
+        with open(PLAN["out"] + ".profile", "w") as text:
+            text.write(PROFILER.output_text(unicode=False, color=False, show_all=False))
     durations.sort()
     import resource
 

@@ -64,6 +64,9 @@ FUNCTIONS = [
     "get_reserved_customers",
     "get_customer_session",
 ]
+# Modules a function must not load: the response models (documentation only), and for an
+# unkeyed call with the extension, botocore's clients (Powertools imports its bare package). The probes report which of them were loaded.
+WATCHED = ("talon_gateway.models.responses", "talon_gateway.models.legacy_responses", "botocore.client")
 TARGETS = {
     "deployed_keyed_ms": 450.0,
     "deployed_unkeyed_ms": 350.0,
@@ -218,6 +221,7 @@ class Runner:
             "in_memory": probe.variant == "bench",
             "profile": self.profile,
             "sample_every": self.sample_every,
+            "watch": WATCHED,
             "out": str(out),
         }
         spec_file = out.with_suffix(".plan")

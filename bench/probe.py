@@ -172,7 +172,7 @@ if PLAN["mode"] in ("warm", "worker"):
         idempotency.use_persistence(InMemoryPersistenceLayer())
     keyed = PLAN["keyed"]
     template = PLAN["warm"]
-    durations = []
+    durations, cpu = [], []
     if PLAN.get("profile"):
         sys.path.append(PLAN["profile"])
         from pyinstrument import Profiler
@@ -187,23 +187,28 @@ if PLAN["mode"] in ("warm", "worker"):
         else:
             each = with_key(template, f"bench-{i}") if keyed else template
         trace_header(i + 2)
-        started_ns = time.perf_counter_ns()
+        started_ns, cpu_ns = time.perf_counter_ns(), time.process_time_ns()
         answer = handler(each, context)
         durations.append(time.perf_counter_ns() - started_ns)
+        cpu.append(time.process_time_ns() - cpu_ns)
         assert ok(answer), answer
     if PROFILER is not None:
         PROFILER.stop()
         with open(PLAN["out"] + ".profile", "w") as text:
             text.write(PROFILER.output_text(unicode=False, color=False, show_all=False))
     durations.sort()
+    cpu.sort()
     import resource
 
     report |= {
         "p50_ms": durations[len(durations) // 2] / 1e6,
         "p99_ms": durations[int(len(durations) * 0.99)] / 1e6,
+        "p50_cpu_ms": cpu[len(cpu) // 2] / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 report["modules"] = len(sys.modules)
+# Of the modules the plan watches (the response models, botocore), those loaded.
+report["loaded"] = [name for name in PLAN.get("watch", ()) if name in sys.modules]
 report["calls"] = HOST.calls
 with open(PLAN["out"], "wb") as output:
     marshal.dump(report, output)

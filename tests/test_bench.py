@@ -78,6 +78,8 @@ def test_a_cold_probe_serves_the_deployed_configuration(runner: Runner, keyed: b
     assert calls["extension"] == 2
     assert ("DynamoDB_20120810.PutItem" in calls) is keyed
     assert report["first_ms"] > 0
+    # The response models never load in a function; botocore only for the keyed write
+    assert report["loaded"] == (["botocore.client"] if keyed else [])
 
 
 def test_a_warm_probe_and_a_restored_snapshot(runner: Runner) -> None:

@@ -80,7 +80,7 @@ checkov: $(CHECKOV_VENV)/.installed ## checkov on template.yaml: fails on any fi
 		--framework cloudformation -f template.yaml --skip-check $(CHECKOV_ACCEPTED)
 
 .PHONY: shopify
-shopify: venv ## Send a signed Shopify webhook from a fixture to the gateway: make shopify ARGS="orders/paid fixtures/order.json"
+shopify: venv ## Send a signed Shopify webhook to the gateway: make shopify ARGS="orders/paid tests/fixtures/shopify/order.json"
 	@$(PY) -m local_gateway.shopify $(ARGS)
 
 .PHONY: test

@@ -147,7 +147,14 @@ class LocalStack:
             {"IdempotencyTable": IDEMPOTENCY_TABLE_NAME, "StateTable": STATE_TABLE_NAME},
         )
         aws_resources.create_buckets(aws_endpoint, REGION, {"GatewayBucket": BUCKET_NAME})
-        self.queue_urls = aws_resources.create_queues(aws_endpoint, REGION, QUEUE_NAMES, self.parameters)
+        names = QUEUE_NAMES
+        if self.port == 0:
+            # A test's stack: moto's backends are one per process, shared by every stack a test
+            # session starts, and a queue cannot be created again with other attributes (another
+            # MaxReceiveCount): each test stack gets queues of its own.
+            suffix = secrets.token_hex(4)
+            names = {logical_id: f"{suffix}-{name}" for logical_id, name in QUEUE_NAMES.items()}
+        self.queue_urls = aws_resources.create_queues(aws_endpoint, REGION, names, self.parameters)
 
         self.environment = self._function_environment(aws_endpoint)
         # Powertools reads its variables when the layer is imported, in the forkserver, which

@@ -183,9 +183,9 @@ def test_no_server_error_and_only_documented_statuses(
 
 
 def test_every_operation_of_the_document_was_fuzzed() -> None:
-    # Given the 43 operations of docs/openapi.json
+    # Given the 45 operations of docs/openapi.json: Talon.One's 43 and the gateway's own two
     operations = documented_operations()
-    assert len(operations) == 43
+    assert len(operations) == 45
 
     # Then each one was sent examples in this run (the parametrized test above ran first)
     missing = sorted(name for name, label in operations.items() if not TALLY.statuses.get(label))

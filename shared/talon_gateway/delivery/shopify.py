@@ -11,12 +11,17 @@ The worker (worker.py) hands a job here. Per application (shop), the state table
     pk = shopify#<app>#session#<sha256 of the session id>   appliedAt, state    (late webhooks)
     pk = shopify#<app>#profile#<sha256 of the customer id>  appliedAt
     pk = shopify#<app>#order#<order id>                      the OrderRecord     (refunds)
+    pk = shopify#<app>#refund#<sha256 of its key>            a refund returned   (replays)
+    pk = shopify#<app>#erased#<sha256 of the customer id>    a redacted customer (late writes)
 
 for SHOPIFY_RECORD_TTL_SECONDS, each indexed for erasure under the customer and session it
-names. One entity's jobs share a message group and are delivered one at a time, in order, so
-these records are read and written without races. A write is sent before its record is
-updated: a crash in between sends it again on retry, which is harmless (session and profile
-updates set state; a return carries its idempotency key).
+names (the tombstone excepted: it must outlive the erasure). One entity's jobs share a message
+group and are delivered one at a time, in order, so these records are read and written without
+races. A write is sent before its records are written, in one transaction that holds only while
+the delivery's own record exists (a redact erases it): a crash in between sends the write again
+on retry, which is harmless (session and profile updates set state; a return carries its
+idempotency key). A write naming a redacted customer is dropped; one already on its way to
+Talon.One when the redact lands (milliseconds) records nothing afterwards.
 """
 
 from __future__ import annotations
@@ -198,14 +203,42 @@ def _get(key: dict[str, Any]) -> dict[str, Any] | None:
     return item
 
 
-def _put(key: dict[str, Any], attributes: dict[str, Any], mentions: erasure.Mentions) -> None:
-    expires = int(time.time()) + get_settings().shopify_record_ttl_seconds
+def _expires() -> int:
+    return int(time.time()) + get_settings().shopify_record_ttl_seconds
+
+
+def _item(key: dict[str, Any], attributes: dict[str, Any], mentions: erasure.Mentions) -> dict[str, Any]:
+    """A record to put, indexed for erasure first: a record that exists is always found."""
+    expires = _expires()
     if mentions.customers or mentions.sessions:
-        # Indexed first: a record that exists is always found by erasure.
         erasure.index(key["pk"]["S"], mentions, expires)
-    aws.client("dynamodb").put_item(
-        TableName=_table(), Item=key | attributes | {"expiration": {"N": str(expires)}}
-    )
+    return key | attributes | {"expiration": {"N": str(expires)}}
+
+
+def _put_while_queued(delivery_id: str, items: list[dict[str, Any]]) -> bool:
+    """Put ``items`` in one transaction, only while the delivery's record exists: a delivery
+    erased meanwhile (its customer redacted) leaves nothing behind. False when it was erased."""
+    table = _table()
+    dynamodb: Any = aws.client("dynamodb")
+    try:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": f"delivery#{delivery_id}"}, "sk": {"S": "-"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                *({"Put": {"TableName": table, "Item": item}} for item in items),
+            ]
+        )
+    except dynamodb.exceptions.TransactionCanceledException as exc:
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
 
 
 def _micros(instant: datetime) -> int:
@@ -239,9 +272,8 @@ _STATE_AFTER: dict[str, shopify.SessionState] = {
 }
 
 
-def _record_applied(
-    application: str | None, key: dict[str, Any], before: _EntityState, write: shopify.Write
-) -> None:
+def _applied_item(key: dict[str, Any], before: _EntityState, write: shopify.Write) -> dict[str, Any]:
+    """The entity's record once ``write`` is applied: its latest update, its session's state."""
     attributes: dict[str, Any] = {}
     applied = before.applied_at
     if write.updated_at is not None and write.kind != "session_return":
@@ -253,23 +285,35 @@ def _record_applied(
         state = before.session_state  # an update never reopens what ended
     if state is not None:
         attributes["state"] = {"S": state}
-    _put(key, attributes, erasure.mentions_of(write.path, [write.body]))
+    return _item(key, attributes, erasure.mentions_of(write.path, [write.body]))
 
 
-def _order(application: str | None, order_id: str) -> shopify.OrderRecord | None:
+def _order(application: str | None, order_id: str, shop_domain: str) -> shopify.OrderRecord | None:
+    """The order's record, if it is this shop's: shops of one application never see each
+    other's orders (a refund naming another shop's order is an order not known)."""
     item = _get(_pk(application, "order", order_id))
-    return None if item is None else shopify.OrderRecord.from_record(json.loads(item["record"]["S"]))
+    if item is None:
+        return None
+    order = shopify.OrderRecord.from_record(json.loads(item["record"]["S"]))
+    return order if order.shop_domain == shop_domain else None
 
 
-def _remember(application: str | None, order: shopify.OrderRecord) -> None:
+def _order_item(application: str | None, order: shopify.OrderRecord) -> dict[str, Any]:
     mentions = erasure.Mentions(sessions={order.session_id})
     if order.profile_id is not None:
         mentions.customers.add(order.profile_id)
-    _put(
+    return _item(
         _pk(application, "order", order.order_id),
         {"record": {"S": json.dumps(order.as_record(), separators=(",", ":"))}},
         mentions,
     )
+
+
+def _erased(application: str | None, write: shopify.Write) -> bool:
+    """Whether a customer the write names was redacted (a tombstone: a late write must not
+    bring them back to Talon.One)."""
+    customers = erasure.mentions_of(write.path, [write.body]).customers
+    return any(_get(_pk(application, "erased", customer)) is not None for customer in customers)
 
 
 # Delivering a job
@@ -322,6 +366,16 @@ def _deliver_write(
     reason = shopify.drop_reason(write, last_applied_at=state.applied_at, session_state=state.session_state)
     if reason is not None:
         return _drop(job, reason)
+    if _erased(application, write):
+        return _drop(job, "customer_erased")
+    refund = None
+    if write.kind == "session_return" and write.idempotency_key is not None:
+        refund = _pk(application, "refund", write.idempotency_key)
+    if refund is not None and _get(refund) is not None:
+        # Returned already (a refund's body captured and sent again under a new event id)
+        return _drop(job, "refund_applied")
+    if deliveries.read(delivery_id) is None:
+        return _drop(job, "erased")  # its customer was redacted since the attempt began
     answer = _send(
         write.operation,
         write.path,
@@ -332,9 +386,17 @@ def _deliver_write(
         idempotency_key=write.idempotency_key or delivery_id,
         application=application,
     )
-    _record_applied(application, key, state, write)
+    # The entity's state, the order's record and the refund's mark together, or none of them
+    # (a crash between them would lose the order's record to every later refund).
+    items = [_applied_item(key, state, write)]
     if job.remember is not None:
-        _remember(application, job.remember)
+        items.append(_order_item(application, job.remember))
+    if refund is not None:
+        items.append(_item(refund, {}, erasure.Mentions()))
+    if not _put_while_queued(delivery_id, items):
+        logger.info(
+            "shopify delivery erased while it was sent: nothing recorded", extra={"topic": job.webhook.topic}
+        )
     return Attempted("delivered", answer.status, answer.body.decode(), answer_path=write.path)
 
 
@@ -342,7 +404,7 @@ def _deliver_refund(
     job: Job, delivery_id: str, deadline: upstream.Deadline, application: str | None
 ) -> Attempted:
     assert job.refund is not None
-    order = _order(application, job.refund["order_id"])
+    order = _order(application, job.refund["order_id"], job.webhook.shop_domain)
     if order is None:
         metrics.add_metric("ShopifyOrderUnknown", MetricUnit.Count, 1)
         raise OrderNotYetKnown
@@ -356,6 +418,10 @@ def _deliver_refund(
 def _erase(job: Job, delivery_id: str, deadline: upstream.Deadline, application: str | None) -> Attempted:
     if job.customer_id is None or job.write is None:
         raise TypeError("an erasure job names its customer and its write")
+    # The tombstone first: a write of this customer delivered from now on is dropped, not sent
+    # (it would bring the profile back to Talon.One). It names the customer by digest only.
+    key = _pk(application, "erased", job.customer_id)
+    aws.client("dynamodb").put_item(TableName=_table(), Item=key | {"expiration": {"N": str(_expires())}})
     erasure.erase_for(job.customer_id, before=True)
     status = 204
     try:
@@ -395,7 +461,10 @@ def _export(job: Job, delivery_id: str, deadline: upstream.Deadline, application
         idempotency_key=None,
         application=application,
     )
-    orders = [record.as_record() for o in job.order_ids if (record := _order(application, o)) is not None]
+    shop = job.webhook.shop_domain
+    orders = [
+        record.as_record() for o in job.order_ids if (record := _order(application, o, shop)) is not None
+    ]
     document = {
         "shopDomain": job.webhook.shop_domain,
         "customerId": job.customer_id,
@@ -413,11 +482,7 @@ def _export(job: Job, delivery_id: str, deadline: upstream.Deadline, application
         else {"ServerSideEncryption": "AES256"}
     )
     # Indexed first: an export that exists is always found by erasure.
-    erasure.index(
-        f"s3#{key}",
-        erasure.Mentions(customers={job.customer_id}),
-        int(time.time()) + get_settings().shopify_record_ttl_seconds,
-    )
+    erasure.index(f"s3#{key}", erasure.Mentions(customers={job.customer_id}), _expires())
     aws.client("s3").put_object(
         Bucket=settings.gateway_bucket,
         Key=key,

@@ -35,6 +35,7 @@ WriteKind = Literal[
 AckReason = Literal[
     "order_topic_not_closing",  # the order topic the configuration does not close sessions on
     "order_without_cart",  # POS, draft and API orders: no cart or checkout token, no session
+    "order_cancelled",  # an order topic for an order already cancelled: it closes nothing
     "checkout_completed",  # its order closes the session
     "cart_over_limits",  # more than Talon.One takes in one request: refused however often sent
     "refund_without_items",  # shipping or amount-only refunds: nothing to return
@@ -236,9 +237,17 @@ def drop_reason(
 # Topics
 
 
+# Fields of checkouts and orders that a cart never has: a body captured under one of their
+# topics is refused as a cart (the topic header is not signed).
+_NOT_A_CART = ("cart_token", "checkout_token", "order_number")
+
+
 def _cart(
     webhook: ShopifyWebhook, cart: dict[str, Any], config: ShopifyConfig, _order: OrderRecord | None
 ) -> Outcome:
+    for name in _NOT_A_CART:
+        if name in cart:
+            raise InvalidPayload(f"/{name}", "A cart has no such field: not a cart")
     session = session_id_of(_string(cart.get("token"), "/token"))
     items, _ = _cart_items(cart, config, ids_needed=False)
     if items is None:
@@ -270,6 +279,10 @@ def _order_closed(
     if webhook.topic != config.closing_order_topic:
         return Acknowledge("order_topic_not_closing")
     order_id = _numeric_id(order.get("id"), "/id")
+    if order.get("cancelled_at") is not None:
+        # Shopify sends an order topic with the order as it was then: a cancelled one does not
+        # close a session (and an order/cancelled body is not an order/paid one).
+        return Acknowledge("order_cancelled")
     session = _session_of(order, "checkout_token")
     if session is None:
         return Acknowledge("order_without_cart")
@@ -286,6 +299,10 @@ def _order_cancelled(
     webhook: ShopifyWebhook, order: dict[str, Any], _config: ShopifyConfig, _order: OrderRecord | None
 ) -> Outcome:
     _numeric_id(order.get("id"), "/id")
+    cancelled_at = order.get("cancelled_at")
+    if not isinstance(cancelled_at, str) or parse_instant(cancelled_at) is None:
+        # A cancelled order says when: a paid order's or a checkout's body is not one.
+        raise InvalidPayload("/cancelled_at", "A cancelled order has a cancellation date-time")
     session = _session_of(order, "checkout_token")
     if session is None:
         return Acknowledge("order_without_cart")

@@ -85,7 +85,7 @@ shopify: venv ## Send a signed Shopify webhook to the gateway: make shopify ARGS
 
 .PHONY: test
 test: venv ## Run the whole test suite with coverage
-	$(PY) -m pytest --cov --cov-report=term $(ARGS)
+	$(PY) -m pytest --cov --cov-report=term --durations=25 $(ARGS)
 
 .PHONY: screenshots
 screenshots: venv ## Refresh docs/swagger-ui.png (Swagger UI at /docs, in headless chromium)

@@ -103,13 +103,21 @@ def _holds(condition: Any, refs: Mapping[str, str], conditions: Mapping[str, Any
     raise ValueError(f"unsupported condition !{condition.tag}")
 
 
-def functions(document: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
-    """Every AWS::Serverless::Function with an Api event, in template order."""
+def functions(
+    document: Mapping[str, Any] | None = None, parameters: Mapping[str, str] | None = None
+) -> list[FunctionSpec]:
+    """Every AWS::Serverless::Function with an Api event, in template order: those the stack
+    creates with its parameters' defaults, overridden by ``parameters`` (a function with a
+    Condition, such as DocsFunction under EnableDocs, only when it holds)."""
     document = document or load()
     defaults = document.get("Globals", {}).get("Function", {})
+    refs = parameter_defaults(document) | dict(parameters or {})
+    conditions = document.get("Conditions", {})
     specs = []
     for logical_id, resource in document["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        if "Condition" in resource and not _holds(conditions[resource["Condition"]], refs, conditions):
             continue
         props = resource["Properties"]
         environment = {

@@ -26,7 +26,9 @@ SPECS = functions()
 BY_OPERATION: dict[str, FunctionSpec] = {spec.code_uri.name: spec for spec in SPECS}
 # The gateway's own functions, beside the operations': hand-written, not generated
 GATEWAY_ROUTES = {"get_delivery": GET_DELIVERY, "shopify_webhook": SHOPIFY_WEBHOOK}
-OTHER_FUNCTIONS = {"delivery_worker"}
+# Functions without a route of the default stack: the queue's worker, and Swagger UI's (only
+# with EnableDocs=true; tests/test_docs_function.py)
+OTHER_FUNCTIONS = {"delivery_worker", "docs"}
 
 
 def spec_for(operation: Operation) -> FunctionSpec:
@@ -239,3 +241,42 @@ def test_every_event_file_is_used() -> None:
     for name in invalid:
         assert f'"{name}"' in validation_tests, f"events/invalid/{name}.json is not used by a test"
         assert name.split(".", 1)[0] in BY_OPERATION
+
+
+def test_the_docs_function_exists_only_with_enable_docs_and_may_only_log() -> None:
+    template = load()
+    # Given EnableDocs: a choice between "true" and "false", off by default
+    parameter = template["Parameters"]["EnableDocs"]
+    assert parameter["Default"] == "false"
+    assert parameter["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["DocsEnabled"] == Tagged("Equals", [Tagged("Ref", "EnableDocs"), "true"])
+    # Then DocsFunction, and what names it, are created under that condition only
+    function = template["Resources"]["DocsFunction"]
+    assert function["Condition"] == "DocsEnabled"
+    assert template["Outputs"]["DocsUrl"]["Condition"] == "DocsEnabled"
+    others = {name: r for name, r in template["Resources"].items() if name != "DocsFunction"}
+    assert "DocsFunction" not in repr(others) + repr(template["Outputs"])  # nothing else refers to it
+    # And the default stack has no /docs route (API Gateway's 404), the enabled one two GETs
+    assert not [spec for spec in SPECS if spec.path.startswith("/docs")]
+    disabled = functions(parameters={"EnableDocs": "false"})
+    assert not [spec for spec in disabled if spec.logical_id == "DocsFunction"]
+    enabled = [s for s in functions(parameters={"EnableDocs": "true"}) if s.logical_id == "DocsFunction"]
+    assert [(spec.method, spec.path) for spec in enabled] == [("GET", "/docs"), ("GET", "/docs/{proxy+}")]
+    assert {spec.code_uri for spec in enabled} == {ROOT / "functions" / "docs"}
+    assert all(spec.handler == "app.lambda_handler" for spec in enabled)
+    events = function["Properties"]["Events"].values()
+    assert all(event["Properties"]["RestApiId"] == Tagged("Ref", "Api") for event in events)
+    # And the page is reachable without a token: the API has no authorizer, no resource policy
+    # (each function authenticates its caller), and the docs' events ask for none
+    api = template["Resources"]["Api"]["Properties"]
+    assert "Auth" not in api
+    assert "Policy" not in api
+    assert not any("Auth" in event["Properties"] for event in events)
+    # And it may only log: no policy (SAM's role then has AWSLambdaBasicExecutionRole alone), no
+    # X-Ray writes (tracing off), no role of its own
+    properties = function["Properties"]
+    assert properties["Policies"] == []
+    assert "Role" not in properties
+    assert properties["Tracing"] == "Disabled"
+    secrets, grants, conditional = _policy_targets(enabled[0])
+    assert (secrets, grants, conditional) == (set(), set(), set())

@@ -8,9 +8,11 @@ Writes, from tools/catalog.py (the two documents):
 - functions/<operation>/app.py         one handler per operation: its route is the contract;
 - template.yaml                        the functions' resources, between the GENERATED markers;
 - events/<operation>.json              an API Gateway event per function (bodies: examples/);
-- functions/*/requirements.txt         an empty manifest per function (the layer has the dependencies);
+- functions/*/requirements.txt         an empty manifest per function (the layer has the dependencies),
+                                       but DocsFunction's: Swagger UI's package, pinned as in dev.lock;
 - README.md                            the route table, between the ROUTES markers;
-- docs/openapi.json                    the gateway's OpenAPI document, from the routes.
+- docs/openapi.json                    the gateway's OpenAPI document, from the routes (tools/openapi.py),
+  functions/docs/openapi.json          and the copy DocsFunction serves.
 
 ``--check`` writes nothing and exits 1 naming what is stale (a test runs it too).
 """
@@ -412,6 +414,29 @@ def render_routes(current: str) -> str:
 
 
 NO_DEPENDENCIES = "# No dependencies of its own: the layer (shared/) has them.\n"
+DEV_LOCK = ROOT / "requirements" / "dev.lock"
+# DocsFunction's own: Swagger UI's files, and what pip installs with them (Jinja2, never imported).
+DOCS_FUNCTION = "docs"
+DOCS_PACKAGES = ("swagger-ui-bundle-v2", "jinja2", "markupsafe")
+
+
+def render_docs_requirements() -> str:
+    """DocsFunction's manifest: its packages pinned as requirements/dev.lock pins them (the local
+    gateway's /docs serves the same files)."""
+    pins = {}
+    for line in DEV_LOCK.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        name, _, version = requirement.partition("==")
+        if name in DOCS_PACKAGES:
+            pins[name] = f"{name}=={version}"
+    missing = [name for name in DOCS_PACKAGES if name not in pins]
+    if missing:
+        raise SystemExit(f"requirements/dev.lock pins no {', '.join(missing)}")
+    return (
+        "# Swagger UI (swagger-ui-dist's files) for GET /docs with EnableDocs=true: installed into this\n"
+        "# function only, never the layer. Pinned as requirements/dev.lock pins them (make generate).\n"
+        + "".join(f"{pins[name]}\n" for name in DOCS_PACKAGES)
+    )
 
 
 def render() -> dict[Path, str]:
@@ -428,6 +453,7 @@ def render() -> dict[Path, str]:
     }
     for folder in sorted(folders):
         files[FUNCTIONS / folder / "requirements.txt"] = NO_DEPENDENCIES
+    files[FUNCTIONS / DOCS_FUNCTION / "requirements.txt"] = render_docs_requirements()
     files[TEMPLATE] = render_template(TEMPLATE.read_text())
     files[README] = render_routes(README.read_text())
     return files
@@ -446,8 +472,8 @@ def main() -> int:
     files = render()
     if args.check:
         outdated = stale(files)
-        if not outdated and openapi.render() != openapi.OUTPUT.read_text():
-            outdated.append(openapi.OUTPUT)
+        if not outdated:
+            outdated = openapi.stale(openapi.render())
         for path in outdated:
             print(f"stale: {path.relative_to(ROOT)} (run: make generate)", file=sys.stderr)
         return 1 if outdated else 0

@@ -3,8 +3,10 @@
 The routes are the contract: each function's route decorator (summary, typed parameters and
 body, documented responses) is collected from template.yaml's functions into one resolver,
 and Powertools writes the document. Only here do the routes document their answers' models
-(``docs.document_models``): the Lambda functions never import them. ``--check`` exits 1 when
-docs/openapi.json is stale; ``make generate`` (tools/generate.py) writes it.
+(``docs.document_models``): the Lambda functions never import them. The same text is written
+to functions/docs/openapi.json, the copy DocsFunction ships (its CodeUri: Swagger UI on a stack
+deployed with EnableDocs=true). ``--check`` exits 1 when either is stale; ``make generate``
+(tools/generate.py) writes both.
 
     python -m tools.openapi [--check]
 """
@@ -27,6 +29,9 @@ ensure_layer_on_path()
 from talon_gateway.api import docs  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "openapi.json"
+# What DocsFunction serves: inside its own CodeUri, not the layer (every function loads that).
+DEPLOYED_COPY = ROOT / "functions" / "docs" / "openapi.json"
+OUTPUTS = (OUTPUT, DEPLOYED_COPY)
 DESCRIPTION = (
     "The Talon.One Integration API behind AWS API Gateway: same methods, paths and bodies as "
     "Talon.One, validated strictly, authenticated inbound, deduplicated by Idempotency-Key or "
@@ -102,20 +107,25 @@ def render() -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
+def stale(text: str) -> list[Path]:
+    return [path for path in OUTPUTS if not path.exists() or path.read_text() != text]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--check", action="store_true", help="fail when docs/openapi.json is stale")
+    parser.add_argument("--check", action="store_true", help="fail when a copy of the document is stale")
     args = parser.parse_args()
     text = render()
+    outdated = stale(text)
     if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("stale: docs/openapi.json (run: make generate)", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+        for path in outdated:
+            print(f"stale: {path.relative_to(ROOT)} (run: make generate)", file=sys.stderr)
+        return 1 if outdated else 0
+    for path in outdated:
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

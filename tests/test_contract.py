@@ -280,3 +280,7 @@ def test_the_docs_function_exists_only_with_enable_docs_and_may_only_log() -> No
     assert properties["Tracing"] == "Disabled"
     secrets, grants, conditional = _policy_targets(enabled[0])
     assert (secrets, grants, conditional) == (set(), set(), set())
+    # And the README documents the parameter and the output
+    readme = (ROOT / "README.md").read_text()
+    assert "`EnableDocs`" in readme
+    assert "`DocsUrl`" in readme

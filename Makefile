@@ -84,8 +84,18 @@ shopify: venv ## Send a signed Shopify webhook to the gateway: make shopify ARGS
 	@$(PY) -m local_gateway.shopify $(ARGS)
 
 .PHONY: test
-test: venv ## Run the whole test suite with coverage
-	$(PY) -m pytest --cov --cov-report=term --durations=25 $(ARGS)
+# Tests that tally across their own tests and print the table in pytest's summary (the fuzz
+# tally, the SDK conformance table): in one process, after the rest has run on both cores.
+TALLYING_TESTS := tests/test_fuzz.py tests/test_sdk_conformance.py
+
+test: venv ## Run the whole test suite with coverage (ARGS: one pytest run with those arguments instead)
+ifeq ($(strip $(ARGS)),)
+	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report= --cov-fail-under=0 --durations=25 \
+		$(addprefix --ignore=,$(TALLYING_TESTS))
+	$(PY) -m pytest --cov --cov-append --cov-report=term --durations=10 $(TALLYING_TESTS)
+else
+	$(PY) -m pytest $(ARGS)
+endif
 
 .PHONY: screenshots
 screenshots: venv ## Refresh docs/swagger-ui.png (Swagger UI at /docs, in headless chromium)

@@ -174,17 +174,33 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _passed += 1
 
 
+# Under pytest-xdist (make test), what each worker's log tap found, sent with its end.
+_worker_leaks: list[tuple[str, str]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    # The controller: a worker's leaks (its own exit status does not reach the run's).
+    _worker_leaks.extend((needle, line) for needle, line in node.workeroutput.get("log_leaks", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Two session-wide assertions.
 
     - A run in which no test passed (none collected, or all skipped) is a failure.
     - No line logged during the whole run (the functions' logs, every logging record, the local
       gateway's processes) may contain a configured secret or a customer attribute value of the
-      test data.
+      test data; under pytest-xdist each worker's lines too, reported by the controller.
     """
+    leaks = log_tap.leaks()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # A worker: the controller counts the passes and judges the leaks.
+        workeroutput["log_leaks"] = [[needle, line[:300]] for needle, line in leaks[:20]]
+        return
     if exitstatus == 0 and _passed == 0:
         session.exitstatus = 1
-    leaks = log_tap.leaks()
+    leaks = leaks + _worker_leaks
     if leaks:
         print(f"\n{len(leaks)} log line(s) hold a secret or a customer attribute value:")
         for needle, line in leaks[:20]:

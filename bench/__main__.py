@@ -93,10 +93,6 @@ def _files(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-def host_platform() -> str:
-    return f"manylinux2014_{platform.machine()}"
-
-
 def build_artifact(functions: Iterable[str]) -> None:
     """The layer by its own recipe for this machine, the functions as sam build made them,
     the runtime's boto3; read-only."""
@@ -106,21 +102,7 @@ def build_artifact(functions: Iterable[str]) -> None:
     _writable(ARTIFACT)
     shutil.rmtree(ARTIFACT, ignore_errors=True)
     layer = ARTIFACT / "layer"
-    subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-s",
-            "-C",
-            str(ROOT / "shared"),
-            "build-SharedLayer",
-            f"ARTIFACTS_DIR={layer}",
-            f"PLATFORM={host_platform()}",
-            f"PYTHON={sys.executable}",
-        ],
-        check=True,
-        stderr=subprocess.DEVNULL,  # pip's notices about this machine's extra indexes
-    )
+    plan.build_layer(layer)
     for function in functions:
         shutil.copytree(SAM_BUILD / logical_id(function), ARTIFACT / "functions" / function)
     runtime = BENCH / "runtime"

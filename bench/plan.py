@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +166,23 @@ def queued_record(cart_items: int) -> dict[str, Any]:
 
 def secrets() -> dict[str, dict[str, object]]:
     return copy.deepcopy(SECRETS)
+
+
+def build_layer(artifacts: Path) -> None:
+    """The layer by its own recipe (shared/Makefile, as sam build runs it) into ``artifacts``,
+    with this machine's wheels (the deployed arm64 ones differ only in their binaries)."""
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(ROOT / "shared"),
+            "build-SharedLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PLATFORM=manylinux2014_{platform.machine()}",
+            f"PYTHON={sys.executable}",
+        ],
+        check=True,
+        capture_output=True,  # pip's notices about this machine's extra indexes
+    )

@@ -6,12 +6,12 @@ machine's platform (the deployed arm64 wheels differ only in their binaries)."""
 from __future__ import annotations
 
 import importlib.util
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bench import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 # PEP 552: bit 0 of the flags says hash-based, bit 1 says "check the source": unchecked-hash is 0b01.
@@ -21,21 +21,7 @@ UNCHECKED_HASH = 0b01
 @pytest.fixture(scope="module")
 def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     artifacts = tmp_path_factory.mktemp("SharedLayer")
-    subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-s",
-            "-C",
-            str(ROOT / "shared"),
-            "build-SharedLayer",
-            f"ARTIFACTS_DIR={artifacts}",
-            f"PLATFORM=manylinux2014_{platform.machine()}",
-            f"PYTHON={sys.executable}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    plan.build_layer(artifacts)
     return artifacts / "python"
 
 

@@ -43,10 +43,7 @@ FLAGS = [
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[tuple[GatewayProcess, list[str]]]:
     lines: list[str] = []
-
-    def keep(line: str) -> None:
-        log_tap.record(line)
-        lines.append(line.rstrip("\n"))
+    keep = log_tap.keeping(lines)
 
     # The README's picture shows the default URL when it is free; tests take any free port.
     args = ["--port", "3000"] if os.environ.get("UPDATE_SCREENSHOTS") and not port_in_use(3000) else []

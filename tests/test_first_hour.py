@@ -76,10 +76,7 @@ def own_lines(stderr: str) -> list[str]:
 def gateway() -> Iterator[tuple[GatewayProcess, list[str]]]:
     """`python -m local_gateway` (what `make run` starts) on a port other than 3000."""
     lines: list[str] = []
-
-    def keep(line: str) -> None:
-        log_tap.record(line)
-        lines.append(line.rstrip("\n"))
+    keep = log_tap.keeping(lines)
 
     running = GatewayProcess.start(workers=2, on_output=keep)
     yield running, lines

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from local_gateway.template import ROOT
@@ -29,6 +30,16 @@ def register(*values: str) -> None:
 def record(text: str) -> None:
     with _lock:
         _lines.extend(line for line in text.splitlines() if line.strip())
+
+
+def keeping(lines: list[str]) -> Callable[[str], None]:
+    """An output callback for a child process: each line tapped, and kept in ``lines``."""
+
+    def keep(line: str) -> None:
+        record(line)
+        lines.append(line.rstrip("\n"))
+
+    return keep
 
 
 class _Tap:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,42 @@ def test_nothing_sensitive_is_logged_under(switch: str, outputs: dict[str, tuple
     # ...but no line holds a sensitive value
     leaks = log_tap.leaks(output.splitlines())
     assert leaks == [], "\n".join(f"[{needle[:4]}...] {line[:300]}" for needle, line in leaks[:10])
+
+
+LEAKING_TEST = """
+import logging
+
+from tests.support import log_tap
+
+
+def test_logs_a_registered_secret() -> None:
+    log_tap.register("harness-probe-secret-0123456789")
+    logging.getLogger("probe").warning("here: harness-probe-secret-0123456789")
+
+
+def test_logs_nothing() -> None:
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"], ids=["one-process", "xdist-workers"])
+def test_a_leak_fails_the_run_however_make_test_runs_it(workers: str | None, tmp_path: Path) -> None:
+    # Given a test that passes but logs a secret, run under the suite's conftest, in one process
+    # and on pytest-xdist's workers (make test), whose own exit status does not reach the run's
+    (tmp_path / "test_leak.py").write_text(LEAKING_TEST)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull]
+    command += ["--rootdir", str(tmp_path), "-p", "tests.conftest", str(tmp_path / "test_leak.py")]
+    if workers:
+        command += ["-n", workers]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+    environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "shared")])
+    result = subprocess.run(
+        command, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+    # Then the run fails, and its summary shows the line that leaked
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "2 passed" in output, output
+    assert "log line(s) hold a secret" in output, output
+    assert "[harn...] here:" in output

@@ -18,11 +18,17 @@ import httpx
 import pytest
 
 from local_gateway.stack import LocalStack
+from talon_gateway.upstream.policy import MAX_ATTEMPTS
 from tests.conftest import reset_sandbox
 from tools import dlq
 
 SESSIONS = 20
 UPDATES = 10
+# 503s in a row. A delivery attempt sends up to MAX_ATTEMPTS requests, and the runner's two
+# pollers send at most two at a time, so one of them must fail a whole attempt (the queue
+# redelivers it) once more than 2 * (MAX_ATTEMPTS - 1) have been answered; fewer than
+# 3 * MAX_ATTEMPTS (MaxReceiveCount attempts) leave no delivery dead.
+OUTAGE = 3 * MAX_ATTEMPTS - 2
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +99,11 @@ def counts(stack: LocalStack, operation: str) -> dict[str, int]:
 def test_a_burst_through_an_outage_is_delivered_once_each_in_order(
     stack: LocalStack, http: httpx.Client
 ) -> None:
-    # Given Talon.One answering 503 to every session update for the first seconds of a burst
+    # Given Talon.One answering 503 to the first session updates of a burst: a count, not a time
+    # window, so that a slow machine cannot outlast the outage before delivering anything
     httpx.post(
         f"{stack.talon_url}/_sandbox/faults",
-        json={"operation": "updateCustomerSessionV2", "action": "status", "status": 503, "duration_s": 3},
+        json={"operation": "updateCustomerSessionV2", "action": "status", "status": 503, "count": OUTAGE},
         timeout=10,
     )
 
@@ -142,18 +149,15 @@ def test_a_storm_of_updates_to_one_session_is_delivered_in_sequence(
             results.append(accept(http, "/v2/customer_sessions/storm-1", cart("storm", step)))
 
         threads = [threading.Thread(target=caller, args=(n,)) for n in range(1, UPDATES + 1)]
-        started = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        accepted_within = time.monotonic() - started
         states = settle(http, results)
     finally:
         httpx.put(f"{stack.talon_url}/_sandbox/config", json={"processing_delay_ms": 0}, timeout=10)
 
     # Then all were delivered one after the other: no 409 at all, none dead
-    assert accepted_within < 5
     assert {s["state"] for s in states.values()} == {"delivered"}
     processed = counts(stack, "updateCustomerSessionV2")
     assert processed == {"received": UPDATES, "processed": UPDATES}

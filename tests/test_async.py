@@ -16,6 +16,7 @@ import pytest
 from local_gateway import aws_resources
 from talon_gateway.delivery import aws as clients
 from talon_gateway.delivery import idempotency
+from talon_gateway.delivery import worker as delivery_worker
 from talon_gateway.delivery.queue import digest
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
@@ -173,21 +174,34 @@ def test_the_worker_delivers_and_the_outcome_is_readable(
 
 
 def test_a_transient_failure_is_retried_after_a_backoff(
-    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given Talon.One failing (every in-Lambda retry of the attempt), then well again
+    held: list[int] = []
+    hold = delivery_worker._hold
+
+    def spy(record: Any, seconds: int) -> None:
+        held.append(seconds)
+        hold(record, seconds)
+
+    monkeypatch.setattr(delivery_worker, "_hold", spy)
     recorded_gateway.default = Answer(503, b'{"message":"down"}')
     accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
     first = worker()
     assert len(first["batchItemFailures"]) == 1
     outcome = body_json(read(invoke, header(accepted, "Location") or ""))
     assert (outcome["state"], outcome["attempts"]) == ("failed", 1)
+    # The message was held back for the backoff (MaxBackoffSeconds=1: the entity's queue waits)
+    assert held == [1]
 
     # When the backoff is over
     recorded_gateway.default = Answer(200, b'{"effects":[]}')
-    assert worker()["messages"] == 0  # still invisible: the backoff holds the entity's queue
-    time.sleep(1.2)
+    time.sleep(1.1)
     second = worker()
+    deadline = time.monotonic() + 10
+    while second["messages"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        second = worker()
 
     # Then the second attempt delivers it
     assert second["batchItemFailures"] == []

@@ -22,6 +22,8 @@ from talon_gateway.upstream.policy import MAX_ATTEMPTS
 from tests.conftest import reset_sandbox
 from tools import dlq
 
+# A stack to start and every delivery to settle, on a slow machine: more than the default 120 s.
+pytestmark = pytest.mark.timeout(300)
 SESSIONS = 20
 UPDATES = 10
 # 503s in a row. A delivery attempt sends up to MAX_ATTEMPTS requests, and the runner's two
@@ -232,10 +234,13 @@ def test_the_delivery_log_names_each_delivery(stack: LocalStack, http: httpx.Cli
     try:
         location = accept(http, "/v2/customer_sessions/logged-1", cart("l", 1))
         settle(http, [location])
-        time.sleep(0.3)
+        delivery_id = location.rsplit("/", 1)[1]
+        # The event source writes the line after the batch's answer is applied: wait for it
+        deadline = time.monotonic() + 10
+        while not any(delivery_id in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stack.delivery_log = lambda line: None
-    delivery_id = location.rsplit("/", 1)[1]
     assert any(delivery_id in line and "delivered" in line for line in lines), lines
     assert not any("SKU-SOCKS" in line or "shopper-l" in line for line in lines)
     json.dumps(lines)  # plain text lines

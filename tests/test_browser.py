@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,6 +219,13 @@ def test_try_it_out_in_swagger_ui_answers_from_the_sandbox(
     # And nothing was fetched from anywhere else (no CDN, no validator)
     assert elsewhere == []
     # And the access log has the call as a route, never the customer id in its path
+    # (written after the reply, through a pipe: it may trail the page by a moment)
+    deadline = time.monotonic() + 10
+    while (
+        not any(" GET /v1/customer_profiles/{integrationId}/inventory 200 " in line for line in lines)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     calls = [line for line in lines if " GET /v1/customer_profiles/" in line]
     assert any(" GET /v1/customer_profiles/{integrationId}/inventory 200 " in c for c in calls), lines[-20:]
     assert not any("advocate-1" in c for c in calls)

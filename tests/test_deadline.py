@@ -61,5 +61,5 @@ def test_a_trickling_answer_is_cut_at_the_deadline(
 
     # Then the caller gets a 504 by the deadline, though no socket read ever timed out
     assert response["statusCode"] == 504
-    assert elapsed < 2.5 + 0.3
+    assert elapsed < 2.5 + 1.5  # (the trickle alone would last 30 s; the slack is a slow machine's)
     assert elapsed > 2.0

@@ -50,7 +50,7 @@ DEADLINE = min(upstream.API_GATEWAY_TIMEOUT, CONTEXT_TIMEOUT_S) - upstream.DEADL
 CONNECT_TIMEOUT = "0.5"
 READ_TIMEOUT = "1"
 # What a measured duration may exceed the deadline by: the handler's own work around the call.
-SLACK = 0.5
+SLACK = 1.5
 # A count that no invocation can exhaust: the fault is persistent.
 PERSISTENT = 100
 LATENCY_MS = 1500

@@ -148,15 +148,17 @@ def test_a_failed_delivery_is_not_stored(
 def test_completed_records_expire_after_the_configured_period(
     answering: RecordingUpstream, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given completed records are kept one second
-    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "1")
+    # Given completed records are kept three seconds (whole seconds: Powertools rounds down, so
+    # one second could be over before a slow machine sends the repeat)
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "3")
     invoke("track_event", with_key("track_event", "short-lived"))
+    completed = time.monotonic()
     assert (
         header(invoke("track_event", with_key("track_event", "short-lived")), "Idempotent-Replayed") == "true"
     )
 
     # When the period has passed
-    time.sleep(2.1)
+    time.sleep(max(0.0, completed + 4.1 - time.monotonic()))
     response = invoke("track_event", with_key("track_event", "short-lived"))
 
     # Then the key is new again
@@ -225,9 +227,11 @@ def test_concurrent_duplicates_reach_talon_one_exactly_once(
 def test_in_flight_records_expire_with_the_lambda_timeout(
     answering: RecordingUpstream, runtime: Callable[[int], Runtime]
 ) -> None:
-    # Given a function whose Lambda timeout is 2 s and an invocation that dies while in flight
+    # Given a function whose Lambda timeout is 8 s and an invocation that dies while in flight
+    # (8 s: a slow machine's kill and fresh environment still land well inside it)
+    timeout = 8
     answering.default = Answer(200, ANSWER, delay=30)
-    spec = dataclasses.replace(SPECS["track_event"], timeout=2)
+    spec = dataclasses.replace(SPECS["track_event"], timeout=timeout)
     doomed = runtime(1)
     pid = doomed.call(os.getpid)
     doomed.submit(spec, with_key("track_event", "crashed-1"))
@@ -235,13 +239,15 @@ def test_in_flight_records_expire_with_the_lambda_timeout(
     while not answering.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     assert answering.requests, "the first delivery never reached Talon.One"
+    # The record expires at the invocation's start plus its timeout: before this plus the timeout
+    expired_by = time.monotonic() + timeout + 0.5
     os.kill(pid, signal.SIGKILL)  # the environment is gone; its in-flight record stays behind
 
     answering.default = Answer(200, ANSWER)
     fresh = runtime(1)
     # When a retry arrives before the timeout, then after it
     early = fresh.invoke(spec, with_key("track_event", "crashed-1"), timeout=30)
-    time.sleep(2.5)
+    time.sleep(max(0.0, expired_by - time.monotonic()))
     late = fresh.invoke(spec, with_key("track_event", "crashed-1"), timeout=30)
 
     # Then the early retry is told to wait, the late one is delivered

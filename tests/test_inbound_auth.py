@@ -72,7 +72,8 @@ class Signed:
     function: str = POST
     secret: str = aws.WEBHOOK_SECRET
     age: int = 0  # seconds before now (negative: in the future)
-    timestamp: str | None = None  # a literal webhook-timestamp, signed as is
+    # a webhook-timestamp signed as is: a literal, or a spelling of now (made when the row runs)
+    timestamp: str | Callable[[int], str] | None = None
     signature: Callable[[str], str] = field(default=lambda valid: valid)  # from the valid header
     sent_body: str | None = None  # the body sent, when not the one signed
     omit: str | None = None  # a webhook header left out
@@ -84,7 +85,11 @@ class Signed:
     def build(self) -> Event:
         event = load_event(self.function)
         body: str = event["body"] or ""
-        timestamp = self.timestamp if self.timestamp is not None else str(int(time.time()) - self.age)
+        now = int(time.time())
+        if self.timestamp is None:
+            timestamp = str(now - self.age)
+        else:
+            timestamp = self.timestamp if isinstance(self.timestamp, str) else self.timestamp(now)
         # A fresh id per request: webhook ids are single-use across the gateway.
         msg_id = self.msg_id or f"msg_{uuid.uuid4().hex}"
         valid = sign(self.secret, msg_id, timestamp, body.encode())
@@ -148,11 +153,11 @@ MATRIX = [
     pytest.param(Row(Signed(age=FOUR_MINUTES), 200), id="webhook-timestamp-4min-old"),
     pytest.param(Row(Signed(timestamp="yesterday"), 401), id="webhook-timestamp-not-numeric"),
     # Laxer spellings of a valid timestamp, each signed as sent: only decimal seconds are read
-    pytest.param(Row(Signed(timestamp=f"{time.time():.4e}"), 401), id="webhook-timestamp-scientific"),
-    pytest.param(Row(Signed(timestamp=f"{int(time.time())}.9"), 401), id="webhook-timestamp-fraction"),
-    pytest.param(Row(Signed(timestamp=f"+{int(time.time())}"), 401), id="webhook-timestamp-plus-sign"),
-    pytest.param(Row(Signed(timestamp=f" {int(time.time())}"), 401), id="webhook-timestamp-space"),
-    pytest.param(Row(Signed(timestamp=f"0{int(time.time())}"), 401), id="webhook-timestamp-leading-zero"),
+    pytest.param(Row(Signed(timestamp=lambda now: f"{now:.4e}"), 401), id="webhook-timestamp-scientific"),
+    pytest.param(Row(Signed(timestamp=lambda now: f"{now}.9"), 401), id="webhook-timestamp-fraction"),
+    pytest.param(Row(Signed(timestamp=lambda now: f"+{now}"), 401), id="webhook-timestamp-plus-sign"),
+    pytest.param(Row(Signed(timestamp=lambda now: f" {now}"), 401), id="webhook-timestamp-space"),
+    pytest.param(Row(Signed(timestamp=lambda now: f"0{now}"), 401), id="webhook-timestamp-leading-zero"),
     pytest.param(Row(Signed(omit="webhook-id"), 401), id="webhook-id-missing"),
     pytest.param(Row(Signed(omit="webhook-timestamp"), 401), id="webhook-timestamp-missing"),
     pytest.param(Row(Signed(omit="webhook-signature"), 401), id="webhook-signature-missing"),

@@ -24,6 +24,8 @@ from local_gateway.shopify import FIXTURES, webhook_headers
 from local_gateway.stack import BUCKET_NAME, IDEMPOTENCY_TABLE_NAME, STATE_TABLE_NAME, LocalStack
 from tests.conftest import reset_sandbox
 
+# A stack to start and every delivery to settle, on a slow machine: more than the default 120 s.
+pytestmark = pytest.mark.timeout(300)
 COUPON = "SUMMER20"  # the sandbox's valid 20 % coupon (sandbox/README.md, seed ids)
 
 

@@ -60,7 +60,10 @@ def test_stop_interrupts_injected_latency() -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while sb.counts("getReservedCoupons")["received"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sb.counts("getReservedCoupons")["received"] == 1  # it is sleeping in the fault
     # When stopping
     started = time.monotonic()
     sb.stop()

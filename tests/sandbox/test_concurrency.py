@@ -20,8 +20,9 @@ Uid = Callable[[str], str]
 
 @pytest.fixture
 def slow(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """Every request takes 300 ms, holding its session or profile meanwhile."""
-    sandbox.processing_delay_ms = 300
+    """Every request takes a second, holding its session or profile meanwhile (a second: the
+    parallel requests, validated client-side first, must arrive while it holds on a busy machine)."""
+    sandbox.processing_delay_ms = 1000
     try:
         yield sandbox
     finally:
@@ -41,7 +42,7 @@ def in_background(
     thread = threading.Thread(target=send)
     thread.start()
     # Until the sandbox has the request (a fixed pause loses the race on a busy machine), and a
-    # moment more for it to take hold of its entity: it holds it for hundreds of milliseconds.
+    # moment more for it to take hold of its entity: it holds it for a second.
     deadline = time.monotonic() + 10
     while len(sandbox.received) == before and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -58,7 +59,7 @@ def test_a_write_held_by_latency_makes_a_parallel_write_409(
 ) -> None:
     # Given a session update held by an injected latency
     sid = uid("s")
-    sandbox.add_fault("updateCustomerSessionV2", "latency", latency_ms=400)
+    sandbox.add_fault("updateCustomerSessionV2", "latency", latency_ms=1200)
     thread, statuses = in_background(sandbox, "PUT", f"/v2/customer_sessions/{sid}", session_body())
     # When a second update of the same session arrives meanwhile
     second = client.put(f"/v2/customer_sessions/{sid}", json=session_body())

@@ -17,10 +17,13 @@ PY313_BIN = $(dir $(PY313))
 NO_PY313 := Python 3.13 is needed (the Lambda runtime's): install it with `pyenv install $(PYTHON_VERSION)` (or apt-get install python3.13) and run make again
 # samconfig.toml's environment for deploy and logs: CONFIG_ENV=production make deploy
 CONFIG_ENV ?= default
+# Another SAM configuration file, by its absolute path: SAMCONFIG=<file> make deploy
+SAMCONFIG ?= samconfig.toml
+SAMCONFIG_FILE = $(if $(filter-out samconfig.toml,$(SAMCONFIG)),--config-file $(SAMCONFIG))
 # A parameter of samconfig.toml for CONFIG_ENV, $(call samconfig,<command>,<key>), empty when
 # absent; without a key, "yes" when the command has a section.
 samconfig = $(shell $(PY313) -c 'import sys, tomllib; env, cmd, key = sys.argv[1:4]; \
-	p = tomllib.load(open("samconfig.toml", "rb")).get(env, {}).get(cmd, {}).get("parameters"); \
+	p = tomllib.load(open("$(SAMCONFIG)", "rb")).get(env, {}).get(cmd, {}).get("parameters"); \
 	print((p or {}).get(key, "") if key else ("yes" if p else ""))' "$(CONFIG_ENV)" "$(1)" "$(2)")
 export SAM_CLI_TELEMETRY := 0
 export PYDANTIC_DISABLE_PLUGINS := __all__
@@ -124,17 +127,20 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint)
 build: $(SAM_VENV)/.installed ## sam build (the layer and the functions, for arm64)
 	PATH="$(PY313_BIN):$$PATH" $(SAM) build
 
-# --guided when asked (ARGS="--guided") or when samconfig.toml has no deploy section for
-# CONFIG_ENV yet: sam then asks for the stack's parameters and saves them there.
-DEPLOY_GUIDED = $(if $(filter --guided,$(ARGS)),--guided,$(if $(call samconfig,deploy),,--guided))
+# --guided when asked (ARGS="--guided"), when samconfig.toml has no deploy section for
+# CONFIG_ENV yet, or when that section still names the example Talon.One URL it ships with (a
+# fresh clone): sam then asks for the stack's parameters and saves the answers there.
+TALON_URL_EXAMPLE := https://mycompany.europe-west1.talon.one
+DEPLOY_GUIDED = $(if $(filter --guided,$(ARGS)),--guided,$(if $(call samconfig,deploy),$(if \
+	$(findstring $(TALON_URL_EXAMPLE),$(call samconfig,deploy,parameter_overrides)),--guided),--guided))
 
 .PHONY: deploy
 deploy: build ## sam build, then sam deploy with samconfig.toml (guided the first time): CONFIG_ENV=production, ARGS="--guided"
-	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_GUIDED) $(filter-out --guided,$(ARGS))
+	$(SAM) deploy --config-env $(CONFIG_ENV) $(SAMCONFIG_FILE) $(DEPLOY_GUIDED) $(filter-out --guided,$(ARGS))
 
 .PHONY: logs
 logs: $(SAM_VENV)/.installed ## Tail the deployed stack's function logs (sam logs --tail): CONFIG_ENV=production, ARGS="--filter ERROR"
-	$(SAM) logs --config-env $(CONFIG_ENV) --stack-name $(call samconfig,global,stack_name) \
+	$(SAM) logs --config-env $(CONFIG_ENV) $(SAMCONFIG_FILE) --stack-name $(call samconfig,global,stack_name) \
 		$(addprefix --region ,$(call samconfig,deploy,region)) --tail $(ARGS)
 
 .PHONY: dlq

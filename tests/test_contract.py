@@ -232,6 +232,16 @@ def test_environment_contract_names() -> None:
         assert f"`{name}`" in readme, f"{name} is not documented in README.md"
 
 
+def test_every_template_parameter_is_in_the_readmes_deployment_list() -> None:
+    # The Deployment section lists them all (each with more detail where it is explained)
+    readme = (ROOT / "README.md").read_text()
+    deployment = readme[readme.index("\n## Deployment\n") :]
+    deployment = deployment[: deployment.index("\n## ", 1)]
+    listed = deployment[deployment.index("Template parameters:") :]
+    missing = [name for name in load()["Parameters"] if f"`{name}`" not in listed]
+    assert missing == [], f"template parameters missing from README.md's Deployment list: {missing}"
+
+
 def test_every_event_file_is_used() -> None:
     # Each events/ file belongs to a function (valid events) or to tests/test_validation.py (invalid ones)
     names = {p.stem for p in (ROOT / "events").glob("*.json")} - {"env"}

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -40,9 +41,13 @@ ACCESS_LINE = re.compile(
 )
 
 
+# The Talon.One URL samconfig.toml ships with (a deploy with it is guided: the Makefile)
+TALON_URL_EXAMPLE = "https://mycompany.europe-west1.talon.one"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without what an outer `make test` or a developer's shell adds."""
-    drop = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS", "GATEWAY_", "CONFIG_ENV")
+    drop = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS", "GATEWAY_", "CONFIG_ENV", "SAMCONFIG")
     environment = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     return environment | extra
 
@@ -432,32 +437,56 @@ def test_make_sandbox_takes_args() -> None:
     assert not first.endswith(":8040")
 
 
-def test_make_deploy_builds_then_deploys_with_the_projects_sam_cli() -> None:
-    # Given samconfig.toml's default environment, which has a deploy section
-    result = make("-n", "deploy")
+def configured_samconfig(tmp_path: Path) -> Path:
+    """samconfig.toml as a user's first guided deploy leaves it: their Talon.One URL saved."""
+    saved = tmp_path / "samconfig.toml"
+    text = (ROOT / "samconfig.toml").read_text()
+    saved.write_text(text.replace(TALON_URL_EXAMPLE, "https://acme.europe-west1.talon.one"))
+    return saved
+
+
+def test_make_deploy_builds_then_deploys_with_the_projects_sam_cli(tmp_path: Path) -> None:
+    # Given a samconfig.toml whose default environment has the user's own deploy parameters
+    saved = configured_samconfig(tmp_path)
+    result = make("-n", "deploy", f"SAMCONFIG={saved}")
     commands = result.stdout.splitlines()
     # Then sam build, then sam deploy with that environment, both the project's SAM CLI
     build = next(i for i, c in enumerate(commands) if ".venv-sam/bin/sam build" in c)
     deploy = next(i for i, c in enumerate(commands) if ".venv-sam/bin/sam deploy" in c)
     assert build < deploy
-    assert commands[deploy].split() == [".venv-sam/bin/sam", "deploy", "--config-env", "default"]
-
-
-def test_make_deploy_is_guided_the_first_time_or_when_asked() -> None:
-    # An environment samconfig.toml has no deploy section for: sam asks, and saves the answers
-    first = make("-n", "deploy", "CONFIG_ENV=first-hour-nowhere")
-    asked = make("-n", "deploy", "ARGS=--guided --no-confirm-changeset")
-    (line,) = [c for c in first.stdout.splitlines() if "sam deploy" in c]
-    assert line.split() == [".venv-sam/bin/sam", "deploy", "--config-env", "first-hour-nowhere", "--guided"]
-    (line,) = [c for c in asked.stdout.splitlines() if "sam deploy" in c]
-    assert line.split() == [
+    assert commands[deploy].split() == [
         ".venv-sam/bin/sam",
         "deploy",
         "--config-env",
         "default",
-        "--guided",
-        "--no-confirm-changeset",
+        "--config-file",
+        str(saved),
     ]
+
+
+def test_make_deploy_is_guided_the_first_time_or_when_asked(tmp_path: Path) -> None:
+    # A fresh clone (samconfig.toml still names the example Talon.One URL), an environment
+    # samconfig.toml has no deploy section for, or asked for: sam asks, and saves the answers
+    assert TALON_URL_EXAMPLE in (ROOT / "samconfig.toml").read_text()
+    fresh = make("-n", "deploy")
+    first = make("-n", "deploy", "CONFIG_ENV=first-hour-nowhere")
+    asked = make(
+        "-n", "deploy", "ARGS=--guided --no-confirm-changeset", f"SAMCONFIG={configured_samconfig(tmp_path)}"
+    )
+    (line,) = [c for c in fresh.stdout.splitlines() if "sam deploy" in c]
+    assert line.split() == [".venv-sam/bin/sam", "deploy", "--config-env", "default", "--guided"]
+    (line,) = [c for c in first.stdout.splitlines() if "sam deploy" in c]
+    assert line.split() == [".venv-sam/bin/sam", "deploy", "--config-env", "first-hour-nowhere", "--guided"]
+    (line,) = [c for c in asked.stdout.splitlines() if "sam deploy" in c]
+    assert line.split()[:6] == [
+        ".venv-sam/bin/sam",
+        "deploy",
+        "--config-env",
+        "default",
+        "--config-file",
+        ANY,
+    ]
+    assert line.split()[6:] == ["--guided", "--no-confirm-changeset"]
 
 
 def test_make_logs_tails_the_stack_of_the_environment() -> None:

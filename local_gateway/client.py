@@ -2,8 +2,8 @@
 
     python -m local_gateway.client PUT /v2/customer_sessions/cart-1 --data '{"customerSession": {}}'
     python -m local_gateway.client GET '/v1/customer_profiles/jane%40example.com/inventory?profile=true'
-    python -m local_gateway.client POST /v2/events --data @examples/trackEventV2.json --webhook-secret whsec_... \
-        --idempotency-key k1
+    python -m local_gateway.client POST /v2/events --data @examples/trackEventV2.json \
+        --webhook-secret whsec_... --idempotency-key k1
 
 Authentication: a bearer token (--token, or GATEWAY_TOKEN), or a Standard Webhooks signature
 (--webhook-secret, or GATEWAY_WEBHOOK_SECRET); without either, a local gateway that `make run`

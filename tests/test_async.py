@@ -15,9 +15,10 @@ import pytest
 
 from local_gateway import aws_resources
 from talon_gateway.delivery import aws as clients
-from talon_gateway.delivery import idempotency
+from talon_gateway.delivery import deliveries, idempotency
 from talon_gateway.delivery import worker as delivery_worker
 from talon_gateway.delivery.queue import digest
+from talon_gateway.upstream.policy import MAX_ATTEMPTS
 from tests.conftest import Invoke, body_json, header, load_event
 from tests.support import aws
 from tests.support.faulty_aws import FaultyAws
@@ -267,6 +268,121 @@ def test_a_failing_entity_does_not_block_the_others(
     assert not any("cart-a" in r.target for r in recorded_gateway.requests[-1:])
 
 
+DOWN = Answer(503, b'{"message":"down"}')
+
+
+def session_write(name: str) -> dict[str, Any]:
+    event = queued("update_customer_session_v2")
+    event["pathParameters"] = {"customerSessionId": name}
+    event["path"] = f"/v2/customer_sessions/{name}"
+    return event
+
+
+def until_received(worker: Worker, timeout: float = 10) -> dict[str, Any]:
+    """The next poll that receives something (after the backoff the messages wait for)."""
+    deadline = time.monotonic() + timeout
+    result = worker()
+    while result["messages"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        result = worker()
+    return result
+
+
+def test_the_followers_of_a_failing_write_wait_for_its_backoff_only(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given two writes of one session in one batch, the first failing one attempt (all its
+    # in-Lambda tries)
+    recorded_gateway.answers.extend(DOWN for _ in range(MAX_ATTEMPTS))
+    recorded_gateway.default = Answer(200, b"{}")
+    first = header(invoke("update_customer_session_v2", session_write("cart-f")), "Location") or ""
+    second = header(invoke("update_customer_session_v2", session_write("cart-f")), "Location") or ""
+    assert len(worker()["batchItemFailures"]) == 2
+
+    # When the first one's backoff (MaxBackoffSeconds=1) is over: not the queue's 180 s
+    # visibility timeout, which the follower skipped behind it would otherwise wait for
+    result = until_received(worker)
+
+    # Then both come back, in order, and are delivered; the follower was never attempted before
+    assert (result["messages"], result["batchItemFailures"]) == (2, [])
+    assert (body_json(read(invoke, first))["attempts"], body_json(read(invoke, second))["attempts"]) == (2, 1)
+
+
+def test_a_follower_skipped_past_the_attempt_limit_is_still_delivered(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given a session's write failing every attempt (MaxReceiveCount=3) and a later write
+    # behind it in every batch: received three times, attempted never
+    recorded_gateway.answers.extend(DOWN for _ in range(3 * MAX_ATTEMPTS))
+    recorded_gateway.default = Answer(200, b"{}")
+    poison = header(invoke("update_customer_session_v2", session_write("cart-s")), "Location") or ""
+    later = header(invoke("update_customer_session_v2", session_write("cart-s")), "Location") or ""
+    for _ in range(2):
+        result = until_received(worker)
+        assert (result["messages"], len(result["batchItemFailures"])) == (2, 2)
+
+    # When they are received a third time (the first one's last attempt)
+    result = until_received(worker)
+
+    # Then the first is dead-lettered and the later one delivered behind it (not redriven to
+    # the dead-letter queue unattempted, as its three receives would have it)
+    assert (result["messages"], result["batchItemFailures"]) == (2, [])
+    assert body_json(read(invoke, poison))["state"] == "dead"
+    assert (body_json(read(invoke, later))["state"], body_json(read(invoke, later))["attempts"]) == (
+        "delivered",
+        1,
+    )
+    (dead,) = messages("DeadLetterQueue")
+    assert json.loads(dead["Body"])["deliveryId"] == poison.rsplit("/", 1)[1]
+
+
+def test_a_failed_move_to_the_dead_letter_queue_loses_nothing(
+    recorded_gateway: RecordingUpstream,
+    invoke: Invoke,
+    worker: Worker,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given Talon.One refusing a write for good, and the dead-letter queue's SendMessage failing
+    recorded_gateway.default = Answer(400, b'{"message":"Invalid session","errors":[]}')
+    accepted = header(invoke("update_customer_session_v2", queued("update_customer_session_v2")), "Location")
+    with FaultyAws(moto_endpoint) as faulty:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.url)
+        clients.reset()
+        faulty.fail("AmazonSQS.SendMessage", count=1000)  # botocore's retry fails too
+        failed = worker()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    clients.reset()
+    # Then the message stays on the queue, its record not dead yet
+    assert len(failed["batchItemFailures"]) == 1
+    assert body_json(read(invoke, accepted or ""))["state"] == "queued"
+    assert messages("DeadLetterQueue") == []
+
+    # When it comes back (after a backoff), the move is made
+    assert until_received(worker)["batchItemFailures"] == []
+    assert body_json(read(invoke, accepted or ""))["state"] == "dead"
+    assert len(messages("DeadLetterQueue")) == 1
+    assert messages() == []
+
+
+def test_a_message_whose_record_is_dead_is_moved_not_dropped(
+    recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
+) -> None:
+    # Given a message still on the delivery queue though its record says dead (its move to the
+    # dead-letter queue was sent, and the batch's delete of it failed; or the reverse)
+    accepted = header(invoke("update_customer_session_v2", queued("update_customer_session_v2")), "Location")
+    delivery_id = (accepted or "").rsplit("/", 1)[1]
+    deliveries.settle(delivery_id, "dead", attempts=3, last_error="Talon.One answered 503")
+
+    # When the worker receives it
+    assert worker()["batchItemFailures"] == []
+
+    # Then it is on the dead-letter queue (for make dlq and the alarm), and Talon.One not asked
+    (dead,) = messages("DeadLetterQueue")
+    assert json.loads(dead["Body"])["deliveryId"] == delivery_id
+    assert recorded_gateway.requests == []
+
+
 def test_the_last_attempt_marks_the_delivery_dead(
     recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
 ) -> None:
@@ -275,7 +391,7 @@ def test_the_last_attempt_marks_the_delivery_dead(
     for _ in range(3):
         worker()
         time.sleep(1.2)
-    # Then: dead after MAX_RECEIVE_COUNT attempts; SQS moves it on its next receive
+    # Then: dead after MAX_RECEIVE_COUNT attempts, moved to the dead-letter queue by the worker
     outcome = body_json(read(invoke, header(accepted, "Location") or ""))
     assert (outcome["state"], outcome["attempts"]) == ("dead", 3)
     assert worker()["messages"] == 0

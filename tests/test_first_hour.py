@@ -47,7 +47,8 @@ TALON_URL_EXAMPLE = "https://mycompany.europe-west1.talon.one"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without what an outer `make test` or a developer's shell adds."""
-    drop = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS", "GATEWAY_", "CONFIG_ENV", "SAMCONFIG")
+    drop: tuple[str, ...] = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARGS", "GATEWAY_")
+    drop += ("CONFIG_ENV", "SAMCONFIG")
     environment = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     return environment | extra
 

@@ -134,10 +134,15 @@ def replay(sqs: Any, dynamodb: Any, targets: Targets, dead: list[Dead]) -> int:
                     dynamodb.update_item(
                         TableName=targets.state_table,
                         Key={"pk": {"S": f"delivery#{entry.delivery_id}"}, "sk": {"S": "-"}},
-                        UpdateExpression="SET #state = :queued",
+                        # A replay is a fresh start: its attempts count from one again.
+                        UpdateExpression="SET #state = :queued, attempts = :none",
                         ConditionExpression="attribute_exists(pk) AND #state = :dead",
                         ExpressionAttributeNames={"#state": "state"},
-                        ExpressionAttributeValues={":queued": {"S": "queued"}, ":dead": {"S": "dead"}},
+                        ExpressionAttributeValues={
+                            ":queued": {"S": "queued"},
+                            ":dead": {"S": "dead"},
+                            ":none": {"N": "0"},
+                        },
                     )
             attributes = entry.message["Attributes"]
             replay_id = hashlib.sha256(f"replay#{attributes['MessageDeduplicationId']}".encode()).hexdigest()

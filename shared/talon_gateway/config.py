@@ -60,7 +60,7 @@ class Settings(BaseModel):
     gateway_bucket: str | None = Field(alias="GATEWAY_BUCKET", default=None, min_length=1)
     delivery_queue_url: str | None = Field(alias="DELIVERY_QUEUE_URL", default=None, min_length=1)
     dead_letter_queue_url: str | None = Field(alias="DEAD_LETTER_QUEUE_URL", default=None, min_length=1)
-    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=8, ge=1, le=1000)
+    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=8, ge=1, le=50)
     max_backoff_seconds: int = Field(alias="MAX_BACKOFF_SECONDS", default=300, ge=1, le=43_200)
     # sources/shopify/config.py as JSON; "{}" takes every default.
     shopify_config: str = Field(alias="SHOPIFY_CONFIG", default="{}")

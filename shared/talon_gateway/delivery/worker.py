@@ -7,8 +7,9 @@ One message, one delivery (its record in deliveries.py):
   flight —, 429, 401/403 — a rotated key must not dead-letter a backlog —, the gateway's own
   secrets or configuration failing): the record says ``failed``, the message goes back to the
   queue, visible again after an exponential backoff (2, 4, 8 … seconds, capped by
-  MAX_BACKOFF_SECONDS, Retry-After honoured), and after MAX_RECEIVE_COUNT receives SQS moves
-  it to the dead-letter queue (the last attempt already marks the record ``dead``);
+  MAX_BACKOFF_SECONDS, Retry-After honoured); the MAX_RECEIVE_COUNT-th attempt (the record
+  counts them: a receive that was skipped is not an attempt) sends it to the dead-letter
+  queue and marks the record ``dead``;
 - permanent failure (Talon.One's other 4xx: asking again cannot help): the record says
   ``dead`` with Talon.One's answer, and the message goes to the dead-letter queue at once.
 Messages whose record is gone (erased with its customer, or expired) are dropped, counted.
@@ -17,16 +18,21 @@ Shopify webhooks are jobs of their own (shopify.py): the same failure handling, 
 
 Powertools' ``SqsFifoPartialProcessor`` with ``skip_group_on_error`` reports the failing
 message and the rest of its group in the batch as failures (they return in order) while the
-other groups' messages are delivered: a poison message never blocks another entity. An
-entity's later writes keep flowing once an earlier one is dead-lettered: session and profile
-updates are cumulative, and the dead one is reported (``make dlq``).
+other groups' messages are delivered: a poison message never blocks another entity. The
+skipped followers get the failing message's backoff too (else they would stay in flight for
+the queue's visibility timeout, and hold their group that long). An entity's later writes keep
+flowing once an earlier one is dead-lettered: session and profile updates are cumulative, and
+the dead one is reported (``make dlq``). A message is sent to the dead-letter queue before its
+record says ``dead``: a message whose record already does is sent there again, never dropped.
+The queue's own redrive (a higher count) is the net for messages no attempt ever settles.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from typing import Any, NoReturn
+from dataclasses import dataclass, field
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -74,8 +80,22 @@ def _dead_letter(record: SQSRecord) -> None:
     )
 
 
+@dataclass
+class _Batch:
+    """What the current batch's failures were held for, per message and per group."""
+
+    held: dict[str, int] = field(default_factory=dict)  # message id -> seconds
+    by_group: dict[str, int] = field(default_factory=dict)  # message group -> seconds
+
+
+_batch = _Batch()
+
+
 def _hold(record: SQSRecord, seconds: int) -> None:
     """Keep the message invisible for ``seconds`` (its group waits: FIFO)."""
+    _batch.held[record.message_id] = seconds
+    group = record.attributes.message_group_id or ""
+    _batch.by_group[group] = max(_batch.by_group.get(group, 0), seconds)
     url = get_settings().delivery_queue_url
     if url is None:
         return
@@ -125,52 +145,22 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
         metrics.add_metric("DeliveriesDiscarded", MetricUnit.Count, 1)
         logger.info("delivery gone (erased or expired): dropped", extra={"delivery_id": delivery_id})
         return
-    if stored.state in ("delivered", "dead", "dropped"):
+    if stored.state == "dead":
+        # Dead, yet still on the delivery queue: its move to the dead-letter queue did not
+        # complete (the send, or the batch's delete, failed). Move it, never drop it.
+        _dead_letter(record)
+        return
+    if stored.state in ("delivered", "dropped"):
         metrics.add_metric("DeliveriesDuplicate", MetricUnit.Count, 1)
         logger.info("delivery already settled: duplicate message dropped", extra={"delivery_id": delivery_id})
         return
     request = stored.request
-    attempt = record.attributes.approximate_receive_count
-    attempt_number = int(attempt) if attempt else stored.attempts + 1
-    try:
-        outcome = _attempt(request, delivery_id, context)
-    except UpstreamRejected as exc:
-        text = exc.body.decode(errors="replace")
-        if exc.status not in TRANSIENT_REJECTIONS:
-            deliveries.settle(
-                delivery_id,
-                "dead",
-                attempts=attempt_number,
-                talon_status=exc.status,
-                talon_body=text if _is_json(text) else None,
-                last_error=f"Talon.One answered {exc.status}",
-            )
-            _dead_letter(record)
-            metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
-            logger.warning(
-                "delivery refused by Talon.One: dead-lettered",
-                extra={"delivery_id": delivery_id, "operation": request.operation, "status": exc.status},
-            )
-            return
-        _fail(
-            record,
-            delivery_id,
-            attempt_number,
-            f"Talon.One answered {exc.status}",
-            exc.retry_after,
-            exc.status,
-        )
-    except UpstreamError as exc:
-        _fail(record, delivery_id, attempt_number, type(exc).__name__, exc.retry_after, None)
-    except InvalidRequest as exc:
-        # A stored job that no longer maps (a Shopify payload refused by the mapping): final.
-        deliveries.settle(delivery_id, "dead", attempts=attempt_number, last_error=type(exc).__name__)
-        _dead_letter(record)
-        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
-        logger.warning("delivery cannot be mapped: dead-lettered", extra={"delivery_id": delivery_id})
+    # The record's count, not SQS's receive count: a follower skipped behind a failing message
+    # of its group was received without being attempted.
+    attempt_number = stored.attempts + 1
+    outcome = _attempt_or_settle(record, request, delivery_id, attempt_number, context)
+    if outcome is None:
         return
-    except Exception as exc:  # noqa: BLE001 - secrets, configuration, the stores: all worth a retry
-        _fail(record, delivery_id, attempt_number, type(exc).__name__, None, None)
     settled = deliveries.settle(
         delivery_id,
         outcome.state,
@@ -197,6 +187,56 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
     )
 
 
+def _attempt_or_settle(
+    record: SQSRecord,
+    request: deliveries.Request,
+    delivery_id: str,
+    attempt_number: int,
+    context: LambdaContext,
+) -> shopify.Attempted | None:
+    """The attempt's outcome, or None when a failure was dealt with (dead-lettered, or raised
+    to hand the message back)."""
+    try:
+        return _attempt(request, delivery_id, context)
+    except UpstreamRejected as exc:
+        text = exc.body.decode(errors="replace")
+        if exc.status in TRANSIENT_REJECTIONS:
+            _fail(
+                record,
+                delivery_id,
+                attempt_number,
+                f"Talon.One answered {exc.status}",
+                exc.retry_after,
+                exc.status,
+            )
+            return None
+        _dead_letter(record)
+        deliveries.settle(
+            delivery_id,
+            "dead",
+            attempts=attempt_number,
+            talon_status=exc.status,
+            talon_body=text if _is_json(text) else None,
+            last_error=f"Talon.One answered {exc.status}",
+        )
+        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+        logger.warning(
+            "delivery refused by Talon.One: dead-lettered",
+            extra={"delivery_id": delivery_id, "operation": request.operation, "status": exc.status},
+        )
+    except UpstreamError as exc:
+        _fail(record, delivery_id, attempt_number, type(exc).__name__, exc.retry_after, None)
+    except InvalidRequest as exc:
+        # A stored job that no longer maps (a Shopify payload refused by the mapping): final.
+        _dead_letter(record)
+        deliveries.settle(delivery_id, "dead", attempts=attempt_number, last_error=type(exc).__name__)
+        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+        logger.warning("delivery cannot be mapped: dead-lettered", extra={"delivery_id": delivery_id})
+    except Exception as exc:  # noqa: BLE001 - secrets, configuration, the stores: all worth a retry
+        _fail(record, delivery_id, attempt_number, type(exc).__name__, None, None)
+    return None
+
+
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
@@ -212,8 +252,11 @@ def _fail(  # noqa: PLR0917 - an attempt's outcome, all of it
     reason: str,
     retry_after: float | None,
     talon_status: int | None,
-) -> NoReturn:
+) -> None:
+    """A transient failure: back to the queue after a backoff, or the last one: dead-lettered."""
     last = attempt >= get_settings().max_receive_count
+    if last:
+        _dead_letter(record)
     deliveries.settle(
         delivery_id,
         "dead" if last else "failed",
@@ -226,8 +269,9 @@ def _fail(  # noqa: PLR0917 - an attempt's outcome, all of it
         "delivery failed: retried later" if not last else "delivery failed for the last time: dead-lettered",
         extra={"delivery_id": delivery_id, "attempt": attempt, "reason": reason},
     )
-    # Backoff, or for the last attempt none: SQS moves the message at its next receive.
-    _hold(record, 0 if last else backoff(attempt, retry_after))
+    if last:
+        return  # on the dead-letter queue: the batch deletes it from this one
+    _hold(record, backoff(attempt, retry_after))
     raise _Retry(reason)
 
 
@@ -237,12 +281,30 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 processor.raise_on_entire_batch_failure = False
 
 
+def _hold_the_rest(event: dict[str, Any], failures: list[Any]) -> None:
+    """Give each failure its group's backoff when no attempt set one: the followers skipped
+    behind a failing message, and a message whose attempt raised before deciding (a store
+    failing). Without it they stay in flight for the queue's visibility timeout, holding their
+    group that long, whatever the failing message's backoff."""
+    failed = {item["itemIdentifier"] for item in failures}
+    for raw in event.get("Records", []):
+        record = SQSRecord(raw)
+        if record.message_id not in failed or record.message_id in _batch.held:
+            continue
+        group = record.attributes.message_group_id or ""
+        _hold(record, _batch.by_group.get(group) or backoff(1))
+
+
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The batch: each message delivered in order; failures (and their groups' followers) reported."""
+    _batch.held.clear()
+    _batch.by_group.clear()
     response = process_partial_response(
         event=event,
         record_handler=lambda record: deliver(record, context),
         processor=processor,
         context=context,
     )
-    return {"batchItemFailures": list(response["batchItemFailures"])}
+    failures = list(response["batchItemFailures"])
+    _hold_the_rest(event, failures)
+    return {"batchItemFailures": failures}

@@ -422,17 +422,27 @@ def test_a_duplicate_message_is_delivered_once(
 def test_a_delivery_is_readable_only_within_the_original_operations_scope(
     invoke: Invoke, queues: None, moto_endpoint: str
 ) -> None:
-    reader = "scoped-reader-token-0123456789abcdef0"
+    other = "scoped-reader-token-0123456789abcdef0"
+    writer = "scoped-writer-token-0123456789abcdef0"
     aws.set_inbound_secrets(
         moto_endpoint,
         aws.inbound_secrets(
-            bearerTokens=[aws.BEARER_TOKEN, {"token": reader, "operations": ["trackEventV2"]}]
+            bearerTokens=[
+                aws.BEARER_TOKEN,
+                {"token": other, "operations": ["trackEventV2"]},
+                {"token": writer, "operations": ["updateCustomerSessionV2"]},
+            ]
         ),
     )
     try:
         accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
         location = header(accepted, "Location") or ""
-        assert read(invoke, location, reader)["statusCode"] == 403
+        # A token scoped to the queued operation reads it (getDelivery need not be named)...
+        assert read(invoke, location, writer)["statusCode"] == 200
+        # ...one scoped to another operation does not; an unscoped one does
+        refused = read(invoke, location, other)
+        assert refused["statusCode"] == 403
+        assert "updateCustomerSessionV2" in body_json(refused)["message"]
         assert read(invoke, location)["statusCode"] == 200
     finally:
         aws.set_inbound_secrets(moto_endpoint, aws.inbound_secrets())

@@ -37,6 +37,9 @@ class Operation:
     cart_items_at: tuple[str, ...] | None = None  # where the body holds cart items (inbound/limits.py)
     erases: str | None = None  # the path parameter naming the customer this operation erases
     local: bool = False  # answered by the gateway itself (no Talon.One application involved)
+    # False: credentials' operation lists are checked by the handler against another operation
+    # (a delivery's reader needs the scope of the operation that was queued, api/app.py)
+    scoped: bool = True
     path_params: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

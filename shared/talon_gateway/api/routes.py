@@ -14,6 +14,7 @@ GET_DELIVERY = Operation(
     tag="Deliveries",
     requires_api_key=False,
     local=True,
+    scoped=False,
 )
 
 # POST /webhooks/shopify: Shopify's webhooks, verified and queued (api/shopify.py).

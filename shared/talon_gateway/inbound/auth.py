@@ -142,5 +142,5 @@ def authorize(principal: Principal, operation: Operation) -> None:
     none (401: the signature proves nothing here), operations outside their scope (403)."""
     if principal.webhook is not None and not operation.accepts_webhooks:
         raise Unauthenticated("signature_not_accepted")
-    if not principal.allows(operation):
+    if operation.scoped and not principal.allows(operation):
         raise Forbidden(operation.name)

@@ -425,6 +425,18 @@ def _headers_not_a_map(event: dict[str, Any]) -> None:
     event["headers"] = ["Authorization", "Bearer x"]
 
 
+def _body_an_object(event: dict[str, Any]) -> None:
+    event["body"] = json.loads(event["body"])  # API Gateway sends the body as text
+
+
+def _body_a_number(event: dict[str, Any]) -> None:
+    event["body"] = 5
+
+
+def _body_a_list(event: dict[str, Any]) -> None:
+    event["body"] = [event["body"]]
+
+
 @pytest.mark.parametrize(
     ("change", "function"),
     [
@@ -437,6 +449,9 @@ def _headers_not_a_map(event: dict[str, Any]) -> None:
         pytest.param(_path_missing, "update_customer_session_v2", id="path-missing"),
         pytest.param(_query_disagrees, "get_customer_inventory", id="query-maps-disagree"),
         pytest.param(_headers_not_a_map, "update_customer_session_v2", id="headers-not-a-map"),
+        pytest.param(_body_an_object, "update_customer_session_v2", id="body-an-object"),
+        pytest.param(_body_a_number, "update_customer_session_v2", id="body-a-number"),
+        pytest.param(_body_a_list, "update_customer_session_v2", id="body-a-list"),
     ],
 )
 def test_a_crafted_event_is_refused_never_read_the_laxer_way(

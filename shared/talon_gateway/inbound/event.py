@@ -143,9 +143,12 @@ def path_values(operation: Operation, event: dict[str, Any]) -> dict[str, str]:
 
 def raw_body(event: Mapping[str, Any]) -> bytes:
     """The body exactly as the caller sent it (API Gateway base64-encodes binary bodies)."""
-    text: str | None = event.get("body")
-    if not text:
+    text = event.get("body")
+    if text is None or text == "":
         return b""
+    if not isinstance(text, str):
+        # API Gateway always sends text (or null); an event saying otherwise was made by hand.
+        raise _invalid("Invalid event", "The event's body is not text", parameter="body")
     limit = get_settings().max_body_bytes
     # Base64 text is 4/3 of its bytes: refuse clearly oversized bodies before decoding them.
     if len(text) > limit * 4 // 3 + 4:

@@ -2,10 +2,11 @@
 
 What a competent developer writing a Powertools function does at import time: Logger,
 Metrics and a Tracer with its default patching (every library the X-Ray SDK knows), boto3
-imported, each client the function uses built once (DynamoDB for idempotency and the
-state table, SQS for asynchronous accepts, the persistence layer), the connection pool and
-its TLS context built, every module loaded; then the same lambda_handler as the gateway's
-function, using those clients.
+imported, each client the measured call uses built once (the idempotency persistence layer
+and its DynamoDB client), the connection pool and its TLS context built, every module loaded;
+then the same lambda_handler as the gateway's function, using those clients. The state
+table's and SQS's clients, which only signed and asynchronous requests use, are left for
+first use, as the gateway does.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from talon_gateway.models import requests
 from talon_gateway.upstream import transport
 
 tracer = Tracer()
-dynamodb = aws.client("dynamodb")
-sqs = aws.client("sqs")
 persistence = idempotency.get_persistence()
 pool = transport.get_pool()
 
 from app import lambda_handler  # type: ignore[import-not-found]  # noqa: E402 - on the probe's sys.path
 
-__all__ = ["boto3", "claims", "deliveries", "erasure", "lambda_handler", "queue", "requests", "tracer"]
+__all__ = [
+    "aws",
+    "boto3",
+    "claims",
+    "deliveries",
+    "erasure",
+    "lambda_handler",
+    "queue",
+    "requests",
+    "tracer",
+]

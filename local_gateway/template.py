@@ -151,6 +151,33 @@ def parameter_defaults(document: Mapping[str, Any] | None = None) -> dict[str, s
     }
 
 
+# API Gateway's gateway response types and the status each answers with unless the template
+# sets one (the developer guide's "Gateway response types"); the defaults have none of their own.
+GATEWAY_RESPONSE_STATUS: dict[str, int | None] = {
+    "ACCESS_DENIED": 403,
+    "API_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_FAILURE": 500,
+    "BAD_REQUEST_PARAMETERS": 400,
+    "BAD_REQUEST_BODY": 400,
+    "DEFAULT_4XX": None,
+    "DEFAULT_5XX": None,
+    "EXPIRED_TOKEN": 403,
+    "INTEGRATION_FAILURE": 504,
+    "INTEGRATION_TIMEOUT": 504,
+    "INVALID_API_KEY": 403,
+    "INVALID_SIGNATURE": 403,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "QUOTA_EXCEEDED": 429,
+    "REQUEST_TOO_LARGE": 413,
+    "RESOURCE_NOT_FOUND": 404,
+    "THROTTLED": 429,
+    "UNAUTHORIZED": 401,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "WAF_FILTERED": 403,
+}
+
+
 @dataclass(frozen=True)
 class GatewayResponse:
     """One of API Gateway's own answers, as template.yaml customises it (GatewayResponses)."""
@@ -170,11 +197,11 @@ def gateway_responses(document: Mapping[str, Any] | None = None) -> dict[str, Ga
     found = {}
     for kind, response in api["Properties"].get("GatewayResponses", {}).items():
         body = response["ResponseTemplates"]["application/json"]
-        status = int(
-            response.get("StatusCode")
-            or json.loads(body.replace("$context.error.messageString", '""'))["StatusCode"]
-        )
-        found[kind] = GatewayResponse(status, body)
+        # As API Gateway answers: the template's status, else the type's own
+        status = response.get("StatusCode") or GATEWAY_RESPONSE_STATUS.get(kind)
+        if status is None:  # a DEFAULT_*: what its body says (the local server's fallback)
+            status = json.loads(body.replace("$context.error.messageString", '""'))["StatusCode"]
+        found[kind] = GatewayResponse(int(status), body)
     return found
 
 

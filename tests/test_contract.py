@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from local_gateway.functions import load_module
-from local_gateway.template import ROOT, FunctionSpec, Tagged, functions, load
+from local_gateway.template import (
+    GATEWAY_RESPONSE_STATUS,
+    ROOT,
+    FunctionSpec,
+    Tagged,
+    functions,
+    gateway_responses,
+    load,
+)
 from talon_gateway.api.routes import GET_DELIVERY, SHOPIFY_WEBHOOK
 from talon_gateway.operation import Operation
 from talon_gateway.operations import OPERATIONS
@@ -240,6 +248,17 @@ def test_every_template_parameter_is_in_the_readmes_deployment_list() -> None:
     listed = deployment[deployment.index("Template parameters:") :]
     missing = [name for name in load()["Parameters"] if f"`{name}`" not in listed]
     assert missing == [], f"template parameters missing from README.md's Deployment list: {missing}"
+
+
+def test_every_gateway_response_says_the_status_it_answers_with() -> None:
+    # Every type API Gateway documents is customised, each body's StatusCode is the HTTP status
+    # API Gateway sends (the template's, else the type's default: a body cannot name that)
+    responses = gateway_responses()
+    assert set(responses) == set(GATEWAY_RESPONSE_STATUS)
+    for kind, response in responses.items():
+        body = json.loads(response.render("a message", "request-1"))
+        assert body["StatusCode"] == response.status, kind
+        assert set(body) == {"message", "errors", "StatusCode"}, kind
 
 
 def test_every_event_file_is_used() -> None:

@@ -55,7 +55,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=1_048_576, gt=0)
     inbound_secret_id: str | None = Field(alias="INBOUND_SECRET_ID", default=None, min_length=1)
     idempotency_table: str | None = Field(alias="IDEMPOTENCY_TABLE", default=None, min_length=1)
-    idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, gt=0)
+    idempotency_ttl_seconds: int = Field(alias="IDEMPOTENCY_TTL_SECONDS", default=86_400, gt=0, le=172_800)
     state_table: str | None = Field(alias="STATE_TABLE", default=None, min_length=1)
     gateway_bucket: str | None = Field(alias="GATEWAY_BUCKET", default=None, min_length=1)
     delivery_queue_url: str | None = Field(alias="DELIVERY_QUEUE_URL", default=None, min_length=1)

@@ -100,6 +100,49 @@ def test_a_signed_request_replayed_to_any_other_route_is_refused(
     assert len(recorded_gateway.requests) == delivered
 
 
+def _wrong_bearer(event: dict[str, Any]) -> dict[str, Any]:
+    return with_header(event, "Authorization", "Bearer not-a-configured-token-0123456789")
+
+
+def _unknown_query(event: dict[str, Any]) -> dict[str, Any]:
+    return event | {
+        "queryStringParameters": {"profileId": "x"},
+        "multiValueQueryStringParameters": {"profileId": ["x"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("spoil", "status", "clean"),
+    [
+        # the same route, body and query as signed: the sender's retry, delivered once
+        pytest.param(_wrong_bearer, 401, 200, id="a-wrong-bearer-token-beside-it"),
+        # another query than the one refused: another request, refused
+        pytest.param(_unknown_query, 400, 401, id="an-unknown-query-parameter"),
+    ],
+)
+def test_a_signed_request_refused_on_its_route_has_used_its_webhook_id(
+    spoil: Callable[[dict[str, Any]], dict[str, Any]],
+    status: int,
+    clean: int,
+    recorded_gateway: RecordingUpstream,
+    invoke: Invoke,
+) -> None:
+    # Given a validly signed request refused for something beside its signature
+    source = next(op for op in SIGNED if op.name == "trackEventV2")
+    event = signed(source)
+    assert invoke(source.function_dir, spoil(event))["statusCode"] == status
+
+    # When its signature headers and body are replayed, clean, to another route, then its own
+    target = next(op for op in SIGNED if op.name == "updateCustomerSessionV2")
+    elsewhere = invoke(target.function_dir, replayed_to(event, target))
+    again = invoke(source.function_dir, event)
+
+    # Then the id was claimed by the refused request: another route refuses it, and Talon.One
+    # got at most the one request the signature is for
+    assert (again["statusCode"], elsewhere["statusCode"]) == (clean, 401)
+    assert len(recorded_gateway.requests) == (1 if clean == 200 else 0)
+
+
 @pytest.mark.parametrize("operation", SIGNED, ids=lambda op: op.name)
 def test_a_signed_request_replayed_to_its_route_is_answered_from_the_record(
     operation: Operation, recorded_gateway: RecordingUpstream, invoke: Invoke

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -114,13 +114,19 @@ def _bearer(secrets: InboundSecrets, authorization: str) -> Credential:
 
 
 def authenticate(
-    secrets: InboundSecrets, headers: Mapping[str, str], body: bytes, repeated: Collection[str] = ()
+    secrets: InboundSecrets,
+    headers: Mapping[str, str],
+    body: bytes,
+    repeated: Collection[str] = (),
+    verified: Callable[[SignedWebhook], None] | None = None,
 ) -> Principal:
     """The authenticated caller, or ``Unauthenticated``.
 
     ``headers`` must have lower-case names; ``body`` is the raw body exactly as received;
     ``repeated`` names the headers the request carried more than once. A repeated credential
-    header is refused: only one of its values could be checked.
+    header is refused: only one of its values could be checked. ``verified`` is told of a
+    valid signature at once, before a bearer token beside it is checked: a request refused
+    for that token has used its webhook id all the same.
     """
     if any(name in repeated for name in (*WEBHOOK_HEADERS, "authorization")):
         raise Unauthenticated("repeated_header")
@@ -129,6 +135,8 @@ def authenticate(
     if not presents_signature and authorization is None:
         raise Unauthenticated("missing")
     webhook = _verify_signature(secrets, headers, body) if presents_signature else None
+    if webhook is not None and verified is not None:
+        verified(webhook)
     credentials: list[Credential] = []
     if webhook is not None:
         credentials.append(next(s for s, _ in _verifiers(secrets) if s.fingerprint == webhook.credential))

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from talon_gateway.errors import InvalidRequest
 from talon_gateway.inbound.application import APPLICATION_HEADER, select_application
-from talon_gateway.inbound.auth import Principal, authenticate, authorize
+from talon_gateway.inbound.auth import Principal, SignedWebhook, authenticate, authorize
 from talon_gateway.inbound.credentials import get_inbound_secrets
 from talon_gateway.inbound.event import (
     check_body,
@@ -74,13 +75,17 @@ def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, c
     """Everything checked before the resolver; raises a ``GatewayError`` on refusal."""
     headers, repeated = headers_of(event)
     raw = raw_body(event)
-    principal = authenticate(get_inbound_secrets(), headers, raw, repeated)
-    values = path_values(operation, event)
-    query = query_of(operation, event)
-    webhook = principal.webhook
-    if webhook is not None:
-        # Every verified signature claims its id, on every route (those that refuse signatures
-        # included): a captured request is then worth nothing anywhere else.
+    # Read before authenticating, refused after it (an unauthenticated caller learns nothing
+    # of its parameters); the claim below needs them.
+    malformed: InvalidRequest | None = None
+    try:
+        values, query = path_values(operation, event), query_of(operation, event)
+    except InvalidRequest as exc:
+        malformed, values, query = exc, {"": str(event.get("path"))}, {}
+
+    def bind(webhook: SignedWebhook) -> None:
+        # Every verified signature claims its id, on every route (those that refuse signatures,
+        # or refuse this request, included): a captured request is then worth nothing elsewhere.
         claim(
             credential=webhook.credential,
             webhook_id=webhook.id,
@@ -93,6 +98,11 @@ def guard(operation: Operation, event: dict[str, Any], context: LambdaContext, c
             # is another request.
             application=headers.get(APPLICATION_HEADER, ""),
         )
+
+    principal = authenticate(get_inbound_secrets(), headers, raw, repeated, verified=bind)
+    if malformed is not None:
+        raise malformed
+    webhook = principal.webhook
     authorize(principal, operation)
     application = None if operation.local else select_application(headers, repeated, principal, operation)
     key = idempotency_key(headers, repeated, webhook.id if webhook else None) if operation.is_write else None

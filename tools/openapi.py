@@ -65,6 +65,27 @@ def _no_content_for_empty_answers(document: dict[str, Any]) -> None:
                     response.pop("content", None)
 
 
+PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["respond-async"]},
+    "description": (
+        "respond-async (RFC 7240): queue the write for the delivery worker and answer 202 at once, "
+        "instead of waiting for Talon.One's answer"
+    ),
+}
+
+
+def _prefer_on_queued_writes(document: dict[str, Any]) -> None:
+    """The writes that may be queued (their documented 202) take the Prefer header: Powertools
+    documents only the parameters a route's signature declares, and the guard reads this one."""
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            if "202" in operation["responses"] and path != "/webhooks/shopify":
+                operation.setdefault("parameters", []).append(PREFER)
+
+
 def render() -> str:
     ensure_layer_on_path()
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -104,6 +125,7 @@ def render() -> str:
     document["paths"]["/webhooks/shopify"]["post"]["security"] = [{"shopifyHmac": []}]
     _drop_undeclared_validation_responses(document)
     _no_content_for_empty_answers(document)
+    _prefer_on_queued_writes(document)
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 

@@ -36,6 +36,41 @@ class ErrorBody(BaseModel):
     status_code: int = Field(alias="StatusCode")
 
 
+class DeliveryAccepted(BaseModel):
+    """The 202 of a write queued with ``Prefer: respond-async``."""
+
+    delivery_id: str = Field(alias="deliveryId", description="Its outcome: GET /deliveries/{deliveryId}")
+    state: str = Field(description="queued")
+
+
+class DeliveryOutcome(BaseModel):
+    """GET /deliveries/{deliveryId}: where a queued write stands."""
+
+    id: str
+    state: str = Field(
+        description="queued, delivered, failed (the last attempt failed, a retry is scheduled), "
+        "dead (in the dead-letter queue) or dropped (a Shopify webhook that arrived too late)"
+    )
+    attempts: int = Field(description="Attempts made so far (a replay of a dead letter starts again at 0)")
+    talon_status: int | None = Field(default=None, alias="talonStatus", description="Once Talon.One answered")
+    talon_body: Any = Field(default=None, alias="talonBody", description="Talon.One's answer, once given")
+    last_error: str | None = Field(
+        default=None, alias="lastError", description="Why the last attempt failed (no customer data)"
+    )
+
+
+_QUEUED: OpenAPIResponse = {
+    "description": (
+        "Queued for the delivery worker: the request carried Prefer: respond-async. Delivered to "
+        "Talon.One in order with the entity's other writes; its outcome is at the Location"
+    ),
+    "headers": {
+        "Location": {"description": "/deliveries/{deliveryId}", "schema": {"type": "string"}},
+        "Preference-Applied": {"description": "respond-async", "schema": {"type": "string"}},
+    },
+    "content": {"application/json": {"model": DeliveryAccepted}},
+}
+
 _ERRORS: dict[int, str] = {
     400: "Invalid request (every invalid field or parameter listed), or Talon.One's own 400",
     401: (
@@ -67,6 +102,8 @@ _WRITE_ERRORS: dict[int, str] = {
 
 
 NO_CONTENT = "Done, no content"
+# The success "schema" of GET /deliveries/{deliveryId}: the gateway's own model, not Talon.One's.
+DELIVERY = "gateway:Delivery"
 # The modules of Talon.One's answers, loaded only to write the OpenAPI document (tools/openapi.py):
 # the Lambda functions never import the 40+ response models.
 _answers: dict[bool, ModuleType] = {}
@@ -83,7 +120,12 @@ def responses(operation: Operation) -> dict[int, OpenAPIResponse]:
     """The OpenAPI responses of one route: its success answers, then every error it can give."""
     documented: dict[int, OpenAPIResponse] = {}
     for status, schema in operation.successes:
-        if schema is None:
+        if schema == DELIVERY:
+            documented[status] = {
+                "description": "The delivery's state",
+                "content": {"application/json": {"model": DeliveryOutcome}},
+            }
+        elif schema is None:
             documented[status] = {"description": NO_CONTENT}
         elif not _answers:
             documented[status] = {"description": "Talon.One's answer, passed through unchanged"}
@@ -93,9 +135,13 @@ def responses(operation: Operation) -> dict[int, OpenAPIResponse]:
                 "description": "Talon.One's answer, passed through unchanged",
                 "content": {"application/json": {"model": model}},
             }
+    if operation.is_write and not operation.local:
+        documented[202] = _QUEUED
     errors = (
         _ERRORS | (_BODY_ERRORS if operation.has_body else {}) | (_WRITE_ERRORS if operation.is_write else {})
     )
+    if any(schema == DELIVERY for _, schema in operation.successes):
+        errors = errors | {404: "No such delivery (unknown, or expired after IdempotencyTtlSeconds)"}
     for code in sorted(errors):
         content: Any = {"application/json": {"model": ErrorBody}}
         documented[code] = {"description": errors[code], "content": content}

@@ -13,11 +13,13 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from talon_gateway.operation import Operation
 from talon_gateway.operations import OPERATIONS
-from tests.conftest import Invoke, body_json, header, load_event
+from tests.conftest import ROOT, Invoke, body_json, header, load_event
 from tests.support import aws
 from tests.support.upstream import RecordingUpstream
 from tools.catalog import entries
@@ -340,3 +342,77 @@ def test_the_connection_pool_is_reused_across_warm_invocations(
     # Then they share the one client (keep-alive pool), built lazily once
     assert transport.get_pool() is client
     assert len(recorded_gateway.requests) == 3
+
+
+# -- every query parameter of every operation reaches Talon.One --------------------------------
+
+DATE_TIME = "2026-11-30T10:00:00Z"
+
+
+def spec_parameters(operation_id: str) -> dict[str, dict[str, Any]]:
+    """The operation's query parameters in the spec that defines it ($refs resolved)."""
+    for document in ("spec/current/integration-api.openapi.json", "spec/talon-integration-api.openapi.json"):
+        spec = json.loads((ROOT / document).read_text())
+        for item in spec["paths"].values():
+            for op in item.values():
+                if isinstance(op, dict) and op.get("operationId") == operation_id:
+                    found = {}
+                    for listed in op.get("parameters", []):
+                        parameter = (
+                            spec["components"]["parameters"][listed["$ref"].rsplit("/", 1)[1]]
+                            if "$ref" in listed
+                            else listed
+                        )
+                        if parameter["in"] == "query":
+                            found[parameter["name"]] = parameter
+                    return found
+    raise LookupError(operation_id)
+
+
+def sample(parameter: dict[str, Any]) -> list[str]:
+    """Valid values of a query parameter as a caller sends them (each value of a repeated one)."""
+    schema = parameter.get("schema", parameter)
+    if schema.get("type") == "array":
+        items = schema["items"]
+        values = items.get("enum", ["ledger 1/2", "b+c"])[:2]
+        # form style: explode (the default) repeats the name, explode=false joins with commas
+        return values if parameter.get("explode", True) else [",".join(values)]
+    if "enum" in schema:
+        return [schema["enum"][0]]
+    return {
+        "boolean": ["true"],
+        "integer": [str(max(schema.get("minimum", 1), 7))],
+    }.get(schema.get("type", ""), [DATE_TIME if schema.get("format") == "date-time" else "yes"])
+
+
+WITH_QUERY = [op for op in OPERATIONS if op.query_params]
+
+
+@pytest.mark.parametrize("operation", WITH_QUERY, ids=lambda op: op.name)
+def test_every_query_parameter_reaches_talon_one_unchanged(
+    operation: Operation, recorded_gateway: RecordingUpstream, invoke: Invoke
+) -> None:
+    # Given the operation's events/ file with every query parameter the spec defines for it
+    parameters = spec_parameters(operation.name)
+    assert set(parameters) == set(operation.query_params)
+    query = {name: sample(parameter) for name, parameter in parameters.items()}
+    event = load_event(operation.function_dir)
+    event["queryStringParameters"] = {name: values[-1] for name, values in query.items()}
+    event["multiValueQueryStringParameters"] = query
+    recorded_gateway.answer(200, b"{}", "application/json")
+
+    # When the function is invoked
+    response = invoke(operation.function_dir, event)
+
+    # Then Talon.One got each of them, every value in order, percent-encoded on the way (values
+    # go as validated: a date-time's Z as +00:00, the same instant)
+    assert 200 <= response["statusCode"] < 300, response["body"]
+    (sent,) = recorded_gateway.requests
+    path, _, sent_query = sent.target.partition("?")
+    as_validated = {
+        name: [value.replace(DATE_TIME, DATE_TIME.replace("Z", "+00:00")) for value in values]
+        for name, values in query.items()
+    }
+    assert parse_qs(sent_query, keep_blank_values=True, strict_parsing=True) == as_validated
+    assert " " not in sent_query
+    assert path == next(c for c in CASES if c.function == operation.function_dir).target.partition("?")[0]

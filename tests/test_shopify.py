@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -64,6 +65,18 @@ def without(event: dict[str, Any], name: str) -> dict[str, Any]:
 
 def send(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
     return invoke("shopify_webhook", event)
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> Counter[str]:
+    """The metrics the functions emitted so far (their EMF lines on stdout), summed by name."""
+    counts: Counter[str] = Counter()
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith('{"_aws"'):
+            document = json.loads(line)
+            for definition in document["_aws"]["CloudWatchMetrics"]:
+                for metric in definition["Metrics"]:
+                    counts[metric["Name"]] += int(sum(document[metric["Name"]]))
+    return counts
 
 
 def drain(worker: Worker, rounds: int = 6) -> None:
@@ -328,12 +341,18 @@ def test_topics_that_send_nothing_are_acknowledged_at_once(
     recorded_gateway: RecordingUpstream,
     invoke: Invoke,
     queues: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     response = send(invoke, webhook(topic, fixture(payload)))
     assert response["statusCode"] == 200
     assert body_json(response) == {"acknowledged": reason}
     assert messages() == []
     assert recorded_gateway.requests == []
+    # counted: acknowledged, and a topic the gateway does not handle as such
+    metrics = emitted(capsys)
+    assert metrics["ShopifyWebhooksAcknowledged"] == 1
+    assert metrics["ShopifyTopicsUnhandled"] == (1 if reason == "unhandled_topic" else 0)
+    assert metrics["ShopifyWebhooksQueued"] == 0
 
 
 def test_a_payload_that_does_not_map_is_refused_with_its_field(
@@ -412,6 +431,7 @@ def test_an_older_update_arriving_late_is_dropped(
     sessions_ok: RecordingUpstream,
     invoke: Invoke,
     worker: Worker,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given the newer cart delivered first
     send(invoke, webhook("carts/update", _cart_at(10, 3)))
@@ -421,10 +441,12 @@ def test_an_older_update_arriving_late_is_dropped(
     older["updated_at"] = (
         datetime(2026, 5, 4, 9, 5, tzinfo=UTC).astimezone(timezone(timedelta(hours=-4))).isoformat()
     )
+    capsys.readouterr()
     send(invoke, webhook("carts/update", older))
     drain(worker)
-    # Then only the newer reached Talon.One
+    # Then only the newer reached Talon.One; the older one was dropped, and counted
     assert len(sessions_ok.requests) == 1
+    assert emitted(capsys)["ShopifyWebhooksDropped"] == 1
     assert json.loads(sessions_ok.requests[0].body)["customerSession"]["cartItems"][0]["quantity"] == 3
 
 
@@ -477,6 +499,7 @@ def test_a_refund_of_an_unknown_order_is_retried_then_dead_lettered(
     sessions_ok: RecordingUpstream,
     invoke: Invoke,
     worker: Worker,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     send(invoke, webhook("refunds/create", fixture("refund")))
     for _ in range(4):
@@ -484,6 +507,8 @@ def test_a_refund_of_an_unknown_order_is_retried_then_dead_lettered(
         time.sleep(1.2)
     assert sessions_ok.requests == []
     assert len(messages("DeadLetterQueue")) == 1
+    # each attempt (MaxReceiveCount=3) counted the order as not yet known
+    assert emitted(capsys)["ShopifyOrderUnknown"] == 3
 
 
 def test_a_refund_queued_before_its_order_is_delivered_once_the_order_is(
@@ -593,6 +618,7 @@ def test_each_shop_reaches_its_own_application(
     worker: Worker,
     moto_endpoint: str,
     talon_secret: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with RecordingUpstream() as eu, RecordingUpstream() as us:
         aws.set_talon_credentials(
@@ -610,9 +636,10 @@ def test_each_shop_reaches_its_own_application(
         drain(worker)
         assert [r.headers["authorization"] for r in eu.requests] == ["ApiKey-v1 eu-key"]
         assert [r.headers["authorization"] for r in us.requests] == ["ApiKey-v1 us-key"]
-    # A shop no application lists: 403, nothing queued
+    # A shop no application lists: 403, nothing queued, counted
     assert unknown["statusCode"] == 403
     assert body_json(unknown)["message"] == "No Talon.One application is configured for this shop"
+    assert emitted(capsys)["ShopifyShopNotConfigured"] == 1
 
 
 def test_the_first_releases_secret_serves_every_shop(

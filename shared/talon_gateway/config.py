@@ -102,4 +102,12 @@ def aws_client_config() -> Config:
     """
     from botocore.config import Config
 
-    return Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    return Config(
+        connect_timeout=1,
+        read_timeout=2,
+        retries={"max_attempts": 2, "mode": "standard"},
+        # Every request is built by the gateway or Powertools, never from a caller's input, and
+        # the service validates it anyway: botocore's client-side pass costs ~0.1 ms a call, 3
+        # calls a keyed write (measured: warm p50 4.28 -> 3.80 ms, README Performance).
+        parameter_validation=False,
+    )

@@ -55,7 +55,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
-from talon_gateway.config import aws_client_config, get_settings
+from talon_gateway.config import get_settings
 from talon_gateway.delivery import aws, erasure
 from talon_gateway.delivery.record import Delivery
 from talon_gateway.errors import (
@@ -181,7 +181,9 @@ def get_persistence() -> BasePersistenceLayer:
     table = get_settings().idempotency_table
     if table is None:
         raise ConfigurationError("IDEMPOTENCY_TABLE is not set but a write carried an idempotency key")
-    return GatewayPersistenceLayer(table_name=table, boto_config=aws_client_config())
+    # The gateway's own DynamoDB client (its erasure index and delivery records use it too):
+    # one client per environment, not two (each parses the service's model: ~100 ms cold).
+    return GatewayPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
 
 
 def register(context: LambdaContext) -> None:

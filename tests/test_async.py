@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from local_gateway import aws_resources
+from local_gateway.event_source import sqs_event
 from talon_gateway.delivery import aws as clients
 from talon_gateway.delivery import deliveries, idempotency
 from talon_gateway.delivery import worker as delivery_worker
@@ -511,3 +513,35 @@ def test_a_queued_erasure_erases_and_keeps_no_id(
     dynamodb = aws_resources.client("dynamodb", moto_endpoint, aws.REGION)
     items = dynamodb.scan(TableName=aws.STATE_TABLE)["Items"]
     assert customer not in json.dumps(items)
+
+
+def test_two_dead_deliveries_sharing_a_deduplication_id_both_reach_the_dead_letter_queue(
+    queues: None,
+) -> None:
+    # Given two messages of two deliveries with one MessageDeduplicationId (the delivery queue's
+    # id is per operation and key: a key reused after its record expired, on another entity)
+    shared = {"MessageGroupId": "g", "MessageDeduplicationId": "same-operation-and-key"}
+    records = [
+        SQSRecord(
+            sqs_event(
+                [
+                    {
+                        "MessageId": f"message-{n}",
+                        "ReceiptHandle": f"receipt-{n}",
+                        "Body": json.dumps({"deliveryId": f"dlv_{n:032x}"}),
+                        "Attributes": shared,
+                    }
+                ],
+                "arn:aws:sqs:eu-west-1:123456789012:q",
+            )["Records"][0]
+        )
+        for n in (1, 2)
+    ]
+
+    # When both die within the dead-letter queue's 5-minute deduplication window, one twice
+    for record in (*records, records[0]):
+        delivery_worker._dead_letter(record)
+
+    # Then both are there, once each: nothing deduplicated away, nothing doubled
+    bodies = sorted(json.loads(m["Body"])["deliveryId"] for m in messages("DeadLetterQueue"))
+    assert bodies == [f"dlv_{1:032x}", f"dlv_{2:032x}"]

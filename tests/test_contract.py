@@ -261,6 +261,18 @@ def test_every_gateway_response_says_the_status_it_answers_with() -> None:
         assert set(body) == {"message", "errors", "StatusCode"}, kind
 
 
+def test_a_message_skipped_behind_others_is_never_redriven_unattempted() -> None:
+    # SQS counts every receive, attempts and skips behind a failing message of the group alike:
+    # the redrive must lie above the most receives the worker's own limit allows (a batch of
+    # BatchSize, each of the others failing MaxReceiveCount times before it)
+    template = load()
+    queue = template["Resources"]["DeliveryQueue"]["Properties"]
+    worker = template["Resources"]["DeliveryWorkerFunction"]["Properties"]
+    (batch,) = [e["Properties"]["BatchSize"] for e in worker["Events"].values() if e["Type"] == "SQS"]
+    most = batch * int(template["Parameters"]["MaxReceiveCount"]["MaxValue"])
+    assert queue["RedrivePolicy"]["maxReceiveCount"] > most
+
+
 def test_every_event_file_is_used() -> None:
     # Each events/ file belongs to a function (valid events) or to tests/test_validation.py (invalid ones)
     names = {p.stem for p in (ROOT / "events").glob("*.json")} - {"env"}

@@ -136,11 +136,13 @@ def replay(sqs: Any, dynamodb: Any, targets: Targets, dead: list[Dead]) -> int:
                         Key={"pk": {"S": f"delivery#{entry.delivery_id}"}, "sk": {"S": "-"}},
                         # A replay is a fresh start: its attempts count from one again.
                         UpdateExpression="SET #state = :queued, attempts = :none",
-                        ConditionExpression="attribute_exists(pk) AND #state = :dead",
+                        # dead (the worker's move), or failed (moved by the queue's redrive)
+                        ConditionExpression="attribute_exists(pk) AND #state IN (:dead, :failed, :queued)",
                         ExpressionAttributeNames={"#state": "state"},
                         ExpressionAttributeValues={
                             ":queued": {"S": "queued"},
                             ":dead": {"S": "dead"},
+                            ":failed": {"S": "failed"},
                             ":none": {"N": "0"},
                         },
                     )

@@ -24,11 +24,14 @@ the queue's visibility timeout, and hold their group that long). An entity's lat
 flowing once an earlier one is dead-lettered: session and profile updates are cumulative, and
 the dead one is reported (``make dlq``). A message is sent to the dead-letter queue before its
 record says ``dead``: a message whose record already does is sent there again, never dropped.
-The queue's own redrive (a higher count) is the net for messages no attempt ever settles.
+The queue's own redrive, at 1,000 receives, is the net for messages no attempt ever settles: a
+message is received at most BatchSize x MaxReceiveCount times (500) while attempts are made
+on it or skipped behind others of its group.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -71,7 +74,11 @@ def _dead_letter(record: SQSRecord) -> None:
         QueueUrl=url,
         MessageBody=record.body,
         MessageGroupId=attributes.message_group_id,
-        MessageDeduplicationId=attributes.message_deduplication_id,
+        # Per message, not the delivery queue's id: that one is per operation and key (unique
+        # in its group there), and the dead-letter queue deduplicates across the queue: two
+        # deliveries sharing it, dead within 5 minutes, would lose the second. The same message
+        # sent twice (a failed move retried) is still one.
+        MessageDeduplicationId=hashlib.sha256(f"dead#{record.message_id}".encode()).hexdigest(),
         MessageAttributes={
             name: {"DataType": value["dataType"], "StringValue": value["stringValue"]}
             for name, value in record.raw_event.get("messageAttributes", {}).items()
@@ -149,6 +156,8 @@ def deliver(record: SQSRecord, context: LambdaContext) -> None:
         # Dead, yet still on the delivery queue: its move to the dead-letter queue did not
         # complete (the send, or the batch's delete, failed). Move it, never drop it.
         _dead_letter(record)
+        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+        logger.warning("dead delivery still queued: moved", extra={"delivery_id": delivery_id})
         return
     if stored.state in ("delivered", "dropped"):
         metrics.add_metric("DeliveriesDuplicate", MetricUnit.Count, 1)
@@ -292,7 +301,10 @@ def _hold_the_rest(event: dict[str, Any], failures: list[Any]) -> None:
         if record.message_id not in failed or record.message_id in _batch.held:
             continue
         group = record.attributes.message_group_id or ""
-        _hold(record, _batch.by_group.get(group) or backoff(1))
+        # No attempt decided (a store failing before or after it): back off by its receives,
+        # so that an outage of the stores does not run through the redrive's count in minutes
+        receives = int(record.attributes.approximate_receive_count or 1)
+        _hold(record, _batch.by_group.get(group) or backoff(receives))
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -113,8 +113,10 @@ def _build_clients() -> None:
         idempotency.get_config()
         persistence: Any = idempotency.get_persistence()
         client = getattr(persistence, "client", None)
-        if client is not None and client not in _clients:
-            _clients.append(client)
+        if client is not None:
+            if client not in _clients:  # the shared client is listed (and renewed) once
+                _clients.append(client)
+            # Its table's calls all the same: botocore resolves endpoints per table
             _prime_operations(client, _dynamodb_calls(settings.idempotency_table, {"id": priming}))
     if settings.delivery_queue_url:
         sqs = aws.client("sqs")

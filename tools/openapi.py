@@ -69,10 +69,10 @@ PREFER = {
     "name": "Prefer",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "enum": ["respond-async"]},
+    "schema": {"type": "string", "examples": ["respond-async"]},
     "description": (
-        "respond-async (RFC 7240): queue the write for the delivery worker and answer 202 at once, "
-        "instead of waiting for Talon.One's answer"
+        "respond-async (RFC 7240, among other preferences if any): queue the write for the "
+        "delivery worker and answer 202 at once, instead of waiting for Talon.One's answer"
     ),
 }
 

@@ -1,13 +1,15 @@
 """The guard: everything checked before the resolver, in the order that keeps it safe.
 
-    size → authentication → path and query (consistent with the event) → single-use webhook id
-    → scope → Talon.One application → idempotency key → media type, UTF-8, one JSON document
-    → cart limits
+    size → path and query read → authentication (a verified signature claims its single-use
+    webhook id at once, before a bearer token beside it is checked) → path and query refused if
+    inconsistent → scope → Talon.One application → idempotency key → media type, UTF-8, one
+    JSON document → cart limits
 
 The size limit comes first so that nobody, authenticated or not, makes the function hash
-megabytes; authentication comes before anything else is looked at; a signed request claims
-its webhook id as soon as its route is known, before it can be refused for any reason, so
-that no request refused here can be replayed to a route where it would pass.
+megabytes; authentication is answered before anything else (an unauthenticated caller learns
+nothing of its parameters); a signed request claims its webhook id as soon as its signature
+verifies, before it can be refused for any reason, so that no request refused here can be
+replayed to a route where it would pass.
 """
 
 from __future__ import annotations

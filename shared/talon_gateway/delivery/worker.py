@@ -87,6 +87,29 @@ def _dead_letter(record: SQSRecord) -> None:
     )
 
 
+def _bury(
+    record: SQSRecord,
+    delivery_id: str,
+    *,
+    attempts: int,
+    talon_status: int | None = None,
+    talon_body: str | None = None,
+    last_error: str | None = None,
+) -> None:
+    """Move a delivery to the dead-letter queue, then mark its record dead: in that order, so
+    that a failure in between leaves a message that is moved again, never a lost one."""
+    _dead_letter(record)
+    deliveries.settle(
+        delivery_id,
+        "dead",
+        attempts=attempts,
+        talon_status=talon_status,
+        talon_body=talon_body,
+        last_error=last_error,
+    )
+    metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+
+
 @dataclass
 class _Batch:
     """What the current batch's failures were held for, per message and per group."""
@@ -219,16 +242,14 @@ def _attempt_or_settle(
                 exc.status,
             )
             return None
-        _dead_letter(record)
-        deliveries.settle(
+        _bury(
+            record,
             delivery_id,
-            "dead",
             attempts=attempt_number,
             talon_status=exc.status,
             talon_body=text if _is_json(text) else None,
             last_error=f"Talon.One answered {exc.status}",
         )
-        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
         logger.warning(
             "delivery refused by Talon.One: dead-lettered",
             extra={"delivery_id": delivery_id, "operation": request.operation, "status": exc.status},
@@ -237,9 +258,7 @@ def _attempt_or_settle(
         _fail(record, delivery_id, attempt_number, type(exc).__name__, exc.retry_after, None)
     except InvalidRequest as exc:
         # A stored job that no longer maps (a Shopify payload refused by the mapping): final.
-        _dead_letter(record)
-        deliveries.settle(delivery_id, "dead", attempts=attempt_number, last_error=type(exc).__name__)
-        metrics.add_metric("DeliveriesDeadLettered", MetricUnit.Count, 1)
+        _bury(record, delivery_id, attempts=attempt_number, last_error=type(exc).__name__)
         logger.warning("delivery cannot be mapped: dead-lettered", extra={"delivery_id": delivery_id})
     except Exception as exc:  # noqa: BLE001 - secrets, configuration, the stores: all worth a retry
         _fail(record, delivery_id, attempt_number, type(exc).__name__, None, None)
@@ -263,23 +282,14 @@ def _fail(  # noqa: PLR0917 - an attempt's outcome, all of it
     talon_status: int | None,
 ) -> None:
     """A transient failure: back to the queue after a backoff, or the last one: dead-lettered."""
-    last = attempt >= get_settings().max_receive_count
-    if last:
-        _dead_letter(record)
-    deliveries.settle(
-        delivery_id,
-        "dead" if last else "failed",
-        attempts=attempt,
-        talon_status=talon_status,
-        last_error=reason,
-    )
-    metrics.add_metric("DeliveriesRetried" if not last else "DeliveriesDeadLettered", MetricUnit.Count, 1)
-    logger.warning(
-        "delivery failed: retried later" if not last else "delivery failed for the last time: dead-lettered",
-        extra={"delivery_id": delivery_id, "attempt": attempt, "reason": reason},
-    )
-    if last:
+    extra = {"delivery_id": delivery_id, "attempt": attempt, "reason": reason}
+    if attempt >= get_settings().max_receive_count:
+        _bury(record, delivery_id, attempts=attempt, talon_status=talon_status, last_error=reason)
+        logger.warning("delivery failed for the last time: dead-lettered", extra=extra)
         return  # on the dead-letter queue: the batch deletes it from this one
+    deliveries.settle(delivery_id, "failed", attempts=attempt, talon_status=talon_status, last_error=reason)
+    metrics.add_metric("DeliveriesRetried", MetricUnit.Count, 1)
+    logger.warning("delivery failed: retried later", extra=extra)
     _hold(record, backoff(attempt, retry_after))
     raise _Retry(reason)
 

@@ -27,6 +27,7 @@ from local_gateway.template import functions  # noqa: E402
 
 ensure_layer_on_path()
 from talon_gateway.api import docs  # noqa: E402
+from talon_gateway.operations import OPERATIONS  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 # What DocsFunction serves: inside its own CodeUri, not the layer (every function loads that).
@@ -78,12 +79,13 @@ PREFER = {
 
 
 def _prefer_on_queued_writes(document: dict[str, Any]) -> None:
-    """The writes that may be queued (their documented 202) take the Prefer header: Powertools
-    documents only the parameters a route's signature declares, and the guard reads this one."""
-    for path, item in document["paths"].items():
-        for operation in item.values():
-            if "202" in operation["responses"] and path != "/webhooks/shopify":
-                operation.setdefault("parameters", []).append(PREFER)
+    """The writes that may be queued (docs.may_be_queued, which documents their 202) take the
+    Prefer header: Powertools documents only the parameters a route's signature declares, and
+    the guard reads this one."""
+    for operation in OPERATIONS:
+        if docs.may_be_queued(operation):
+            route = document["paths"][operation.path][operation.method.lower()]
+            route.setdefault("parameters", []).append(PREFER)
 
 
 def render() -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from talon_gateway.api.routes import DELIVERY
 from talon_gateway.operation import Operation
 
 
@@ -102,8 +103,6 @@ _WRITE_ERRORS: dict[int, str] = {
 
 
 NO_CONTENT = "Done, no content"
-# The success "schema" of GET /deliveries/{deliveryId}: the gateway's own model, not Talon.One's.
-DELIVERY = "gateway:Delivery"
 # The modules of Talon.One's answers, loaded only to write the OpenAPI document (tools/openapi.py):
 # the Lambda functions never import the 40+ response models.
 _answers: dict[bool, ModuleType] = {}
@@ -114,6 +113,11 @@ def document_models() -> None:
     from talon_gateway.models import legacy_responses, responses
 
     _answers.update({False: responses, True: legacy_responses})
+
+
+def may_be_queued(operation: Operation) -> bool:
+    """Whether ``Prefer: respond-async`` can queue it (Talon.One's writes, not the gateway's)."""
+    return operation.is_write and not operation.local
 
 
 def responses(operation: Operation) -> dict[int, OpenAPIResponse]:
@@ -135,7 +139,7 @@ def responses(operation: Operation) -> dict[int, OpenAPIResponse]:
                 "description": "Talon.One's answer, passed through unchanged",
                 "content": {"application/json": {"model": model}},
             }
-    if operation.is_write and not operation.local:
+    if may_be_queued(operation):
         documented[202] = _QUEUED
     errors = (
         _ERRORS | (_BODY_ERRORS if operation.has_body else {}) | (_WRITE_ERRORS if operation.is_write else {})

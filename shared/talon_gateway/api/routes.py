@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from talon_gateway.operation import Operation
 
+# The success "schema" of GET /deliveries/{deliveryId}: the gateway's own model
+# (api/docs.py: DeliveryOutcome), not one of Talon.One's.
+DELIVERY = "gateway:Delivery"
+
 # GET /deliveries/{deliveryId}: the state of an asynchronous delivery (Prefer: respond-async).
 GET_DELIVERY = Operation(
     name="getDelivery",
     method="GET",
     path="/deliveries/{deliveryId}",
     has_body=False,
-    successes=((200, "gateway:Delivery"),),  # api/docs.py: DeliveryOutcome
+    successes=((200, DELIVERY),),
     tag="Deliveries",
     requires_api_key=False,
     local=True,

@@ -152,6 +152,26 @@ def test_an_unreachable_queue_is_a_503_and_accepts_nothing(
 # -- deliver ------------------------------------------------------------------------------------
 
 
+DOWN = Answer(503, b'{"message":"down"}')
+
+
+def session_write(name: str) -> dict[str, Any]:
+    event = queued("update_customer_session_v2")
+    event["pathParameters"] = {"customerSessionId": name}
+    event["path"] = f"/v2/customer_sessions/{name}"
+    return event
+
+
+def until_received(worker: Worker, timeout: float = 10) -> dict[str, Any]:
+    """The next poll that receives something (after the backoff the messages wait for)."""
+    deadline = time.monotonic() + timeout
+    result = worker()
+    while result["messages"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        result = worker()
+    return result
+
+
 def test_the_worker_delivers_and_the_outcome_is_readable(
     recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
 ) -> None:
@@ -188,7 +208,7 @@ def test_a_transient_failure_is_retried_after_a_backoff(
         hold(record, seconds)
 
     monkeypatch.setattr(delivery_worker, "_hold", spy)
-    recorded_gateway.default = Answer(503, b'{"message":"down"}')
+    recorded_gateway.default = DOWN
     accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
     first = worker()
     assert len(first["batchItemFailures"]) == 1
@@ -200,11 +220,7 @@ def test_a_transient_failure_is_retried_after_a_backoff(
     # When the backoff is over
     recorded_gateway.default = Answer(200, b'{"effects":[]}')
     time.sleep(1.1)
-    second = worker()
-    deadline = time.monotonic() + 10
-    while second["messages"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        second = worker()
+    second = until_received(worker)
 
     # Then the second attempt delivers it
     assert second["batchItemFailures"] == []
@@ -246,19 +262,13 @@ def test_a_failing_entity_does_not_block_the_others(
     recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
 ) -> None:
     # Given two writes of one session and one of another, the first of the session failing
-    recorded_gateway.answers.append(Answer(503, b'{"message":"down"}'))
-    recorded_gateway.answers.extend(Answer(503, b'{"message":"down"}') for _ in range(3))
+    recorded_gateway.answers.append(DOWN)
+    recorded_gateway.answers.extend(DOWN for _ in range(3))
     recorded_gateway.default = Answer(200, b"{}")
 
-    def session(name: str) -> dict[str, Any]:
-        event = queued("update_customer_session_v2")
-        event["pathParameters"] = {"customerSessionId": name}
-        event["path"] = f"/v2/customer_sessions/{name}"
-        return event
-
-    invoke("update_customer_session_v2", session("cart-a"))
-    invoke("update_customer_session_v2", session("cart-a"))
-    invoke("update_customer_session_v2", session("cart-b"))
+    invoke("update_customer_session_v2", session_write("cart-a"))
+    invoke("update_customer_session_v2", session_write("cart-a"))
+    invoke("update_customer_session_v2", session_write("cart-b"))
 
     # When the batch is processed
     result = worker()
@@ -268,26 +278,6 @@ def test_a_failing_entity_does_not_block_the_others(
     delivered = [r.target for r in recorded_gateway.requests if "cart-b" in r.target]
     assert len(delivered) == 1
     assert not any("cart-a" in r.target for r in recorded_gateway.requests[-1:])
-
-
-DOWN = Answer(503, b'{"message":"down"}')
-
-
-def session_write(name: str) -> dict[str, Any]:
-    event = queued("update_customer_session_v2")
-    event["pathParameters"] = {"customerSessionId": name}
-    event["path"] = f"/v2/customer_sessions/{name}"
-    return event
-
-
-def until_received(worker: Worker, timeout: float = 10) -> dict[str, Any]:
-    """The next poll that receives something (after the backoff the messages wait for)."""
-    deadline = time.monotonic() + timeout
-    result = worker()
-    while result["messages"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        result = worker()
-    return result
 
 
 def test_the_followers_of_a_failing_write_wait_for_its_backoff_only(
@@ -388,7 +378,7 @@ def test_a_message_whose_record_is_dead_is_moved_not_dropped(
 def test_the_last_attempt_marks_the_delivery_dead(
     recorded_gateway: RecordingUpstream, invoke: Invoke, worker: Worker
 ) -> None:
-    recorded_gateway.default = Answer(503, b'{"message":"down"}')
+    recorded_gateway.default = DOWN
     accepted = invoke("update_customer_session_v2", queued("update_customer_session_v2"))
     for _ in range(3):
         worker()
